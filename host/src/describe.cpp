@@ -1,0 +1,115 @@
+#include "describe.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+namespace cxflow::host {
+
+namespace {
+
+std::string type_text(const KeyInfo& k) {
+  std::string t = key_type_name(k.type);
+  if (k.type == KeyType::Enum) {
+    t = "one of ";
+    for (std::size_t i = 0; i < k.allowed.size(); ++i) t += (i ? " | " : "") + k.allowed[i];
+  }
+  return t;
+}
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+void keys_text(const std::vector<KeyInfo>& keys, const std::string& indent, std::string& out) {
+  for (const auto& k : keys) {
+    out += indent + k.name + "  (" + type_text(k) + ")";
+    if (k.required) out += "  required";
+    if (k.default_text) out += "  default: " + (k.secret ? std::string(kRedacted) : *k.default_text);
+    if (k.min || k.max) {
+      out += "  range: ";
+      out += k.min ? number_text(*k.min) : "";
+      out += "..";
+      out += k.max ? number_text(*k.max) : "";
+      if (k.type == KeyType::Duration) out += " ms";
+      if (k.type == KeyType::Size) out += " bytes";
+    }
+    if (k.secret) out += "  secret";
+    out += "\n" + indent + "    " + k.description + "\n";
+    if (!k.example.empty()) out += indent + "    example: " + k.example + "\n";
+    if (!k.children.empty()) keys_text(k.children, indent + "    ", out);
+  }
+}
+
+nlohmann::json keys_json(const std::vector<KeyInfo>& keys) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& k : keys) {
+    nlohmann::json j;
+    j["name"] = k.name;
+    j["type"] = key_type_name(k.type);
+    j["description"] = k.description;
+    j["required"] = k.required;
+    j["secret"] = k.secret;
+    if (k.default_text) j["default"] = k.secret ? std::string(kRedacted) : *k.default_text;
+    if (k.min) j["min"] = *k.min;
+    if (k.max) j["max"] = *k.max;
+    if (!k.allowed.empty()) j["allowed"] = k.allowed;
+    if (!k.example.empty()) j["example"] = k.example;
+    if (!k.children.empty()) j["keys"] = keys_json(k.children);
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
+}  // namespace
+
+std::string describe_text(const PluginRecord& p) {
+  const PluginApi& a = *p.api;
+  std::string out = std::string(a.name()) + " " + a.version() + " (" + kind_name(a.kind()) + ")\n";
+  out += "  " + std::string(a.description()) + "\n";
+  out += "  loaded from " + p.path.string() + "\n\n";
+  out += "Keys:\n";
+  out += std::string("  plugin  (string)  required\n      Always '") + a.name() + "'.\n";
+  if (a.kind() != Kind::Source) out += "  inputs  (list<string>)  required\n      The components this one reads from.\n";
+  keys_text(a.schema().keys, "  ", out);
+  out += "\nExample:\n";
+  std::string ex = a.example();
+  std::string indented;
+  std::size_t start = 0;
+  while (start < ex.size()) {
+    std::size_t nl = ex.find('\n', start);
+    if (nl == std::string::npos) nl = ex.size();
+    indented += "  " + ex.substr(start, nl - start) + "\n";
+    start = nl + 1;
+  }
+  out += indented;
+  return out;
+}
+
+nlohmann::json describe_json(const PluginRecord& p) {
+  const PluginApi& a = *p.api;
+  nlohmann::json j;
+  j["name"] = a.name();
+  j["kind"] = kind_name(a.kind());
+  j["version"] = a.version();
+  j["description"] = a.description();
+  j["example"] = a.example();
+  j["keys"] = keys_json(a.schema().keys);
+  return j;
+}
+
+std::string list_text(const PluginRegistry& r) {
+  std::string out;
+  for (const auto& p : r.plugins()) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%-22s %-10s %-8s %s\n", p.name.c_str(), kind_name(p.api->kind()), p.api->version(),
+                  p.api->description());
+    out += line;
+  }
+  for (const auto& rej : r.rejected()) out += "refused: " + rej.reason + "\n";
+  return out;
+}
+
+}  // namespace cxflow::host

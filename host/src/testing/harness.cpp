@@ -1,0 +1,316 @@
+#include "testing/harness.hpp"
+
+#include <algorithm>
+
+#include "log.hpp"
+#include "pipeline.hpp"
+#include "plugin_registry.hpp"
+#include "yaml_loader.hpp"
+
+#ifndef CXFLOW_BUILD_PLUGIN_DIR
+#define CXFLOW_BUILD_PLUGIN_DIR ""
+#endif
+
+namespace cxflow::testing {
+
+namespace {
+
+host::PluginRegistry& registry() {
+  static host::PluginRegistry* reg = [] {
+    auto* r = new host::PluginRegistry({Harness::plugin_dir()});
+    r->scan();
+    return r;
+  }();
+  return *reg;
+}
+
+const PluginApi& find_api(const std::string& plugin) {
+  const auto* rec = registry().find(plugin);
+  if (rec == nullptr) throw std::runtime_error(registry().not_found_message(plugin));
+  return *rec->api;
+}
+
+struct Timer {
+  std::int64_t due;
+  TimerId id;
+  std::function<void()> fn;
+};
+
+}  // namespace
+
+struct Harness::Impl final : SourceContext, Setup {
+  std::string plugin;
+  std::string name = "under_test";
+  const PluginApi* api = nullptr;
+  FieldTable table;
+  FakeClock fake_clock;
+  std::unique_ptr<InstanceBase> instance;
+  std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters;
+  std::deque<std::function<void()>> posted;
+  std::vector<Timer> timers;
+  TimerId next_timer = 1;
+  std::vector<std::function<void()>> ready_waiters;
+  bool backpressure = false;
+  std::vector<Event> output;
+  std::vector<std::int64_t> out_watermarks;
+  std::size_t emitted = 0;
+  bool ended_flag = false;
+  bool started = false;
+  std::vector<std::string> log_lines;
+  std::string failure_text;
+
+  Kind kind() const { return api->kind(); }
+  void check(const Status& s) {
+    if (!s.ok && failure_text.empty()) failure_text = s.message;
+    if (!s.ok) throw std::runtime_error(plugin + ": " + s.message);
+  }
+
+  // Setup
+  FieldId field(std::string_view n) override { return table.intern(n); }
+  const std::string& component_name() const noexcept override { return name; }
+  Counter& counter(std::string_view n) override {
+    auto it = counters.find(n);
+    if (it == counters.end()) it = counters.emplace(std::string(n), std::make_unique<Counter>()).first;
+    return *it->second;
+  }
+  void log(LogLevel level, std::string_view m) override {
+    log_lines.push_back(std::string(host::level_name(level)) + " " + std::string(m));
+  }
+  // Context
+  const Clock& clock() const noexcept override { return fake_clock; }
+  const FieldTable& fields() const noexcept override { return table; }
+  void cancel_timer(TimerId id) override {
+    timers.erase(std::remove_if(timers.begin(), timers.end(), [&](const Timer& t) { return t.id == id; }), timers.end());
+  }
+  void fail(std::string_view m) override {
+    if (failure_text.empty()) failure_text = std::string(m);
+  }
+  TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override {
+    const TimerId id = next_timer++;
+    timers.push_back(Timer{fake_clock.steady_ms() + std::max<std::int64_t>(0, delay_ms), id, std::move(fn)});
+    return id;
+  }
+  void post_raw(std::function<void()> fn) override { posted.push_back(std::move(fn)); }
+  // SourceContext
+  bool emit(Batch&& b) override {
+    emitted += b.events.size();
+    for (auto& e : b.events) output.push_back(std::move(e));
+    if (b.watermark_ms != kNoWatermark) out_watermarks.push_back(b.watermark_ms);
+    if (b.end_of_stream) ended_flag = true;
+    return !backpressure;
+  }
+  void end_of_stream() override { ended_flag = true; }
+  void when_ready_raw(std::function<void()> fn) override {
+    if (!backpressure) posted.push_back(std::move(fn));
+    else ready_waiters.push_back(std::move(fn));
+  }
+  // Emitter for transforms
+  struct Out final : Emitter {
+    explicit Out(Impl& i) : impl(i) {}
+    Impl& impl;
+    void emit(Event&& e) override {
+      ++impl.emitted;
+      impl.output.push_back(std::move(e));
+    }
+    void emit(Batch&& b) override {
+      impl.emitted += b.events.size();
+      for (auto& e : b.events) impl.output.push_back(std::move(e));
+    }
+  };
+  Out out{*this};
+
+  bool run_one_ready() {
+    if (!posted.empty()) {
+      auto fn = std::move(posted.front());
+      posted.pop_front();
+      fn();
+      return true;
+    }
+    auto it = std::min_element(timers.begin(), timers.end(), [](const Timer& a, const Timer& b) {
+      return a.due != b.due ? a.due < b.due : a.id < b.id;
+    });
+    if (it != timers.end() && it->due <= fake_clock.steady_ms()) {
+      auto fn = std::move(it->fn);
+      timers.erase(it);
+      fn();
+      return true;
+    }
+    return false;
+  }
+};
+
+EventBuilder& EventBuilder::set(std::string_view field, Value v) {
+  if (auto id = h_.impl_->table.find(field)) e_.set(*id, std::move(v));
+  return *this;
+}
+
+std::string Harness::plugin_dir() {
+  if (const char* d = std::getenv("CXFLOW_TEST_PLUGIN_DIR")) return d;
+  return CXFLOW_BUILD_PLUGIN_DIR;
+}
+
+const PluginApi& Harness::api(const std::string& plugin) { return find_api(plugin); }
+
+Harness::Harness(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Harness::Harness(Harness&&) noexcept = default;
+Harness& Harness::operator=(Harness&&) noexcept = default;
+Harness::~Harness() {
+  if (impl_ && impl_->started && impl_->instance) (void)impl_->instance->stop();
+}
+
+static std::unique_ptr<Harness::Impl> configure(const std::string& plugin, const std::string& yaml,
+                                                const std::vector<std::string>& extra, std::vector<ConfigError>& errors) {
+  auto impl = std::make_unique<Harness::Impl>();
+  impl->plugin = plugin;
+  impl->api = &find_api(plugin);
+  for (const auto& f : extra) impl->table.intern(f);
+  ConfigNode node = host::parse_yaml(yaml, "<test>", host::process_env(), errors);
+  if (!errors.empty()) return impl;
+  impl->instance = impl->api->configure(node, *impl, errors);
+  return impl;
+}
+
+Harness Harness::load(const std::string& plugin, const std::string& yaml, std::vector<std::string> extra_fields) {
+  std::vector<ConfigError> errors;
+  auto impl = configure(plugin, yaml, extra_fields, errors);
+  if (!errors.empty() || !impl->instance) {
+    std::string msg = "configuring " + plugin + " failed:";
+    for (const auto& e : errors) msg += "\n  " + e.str();
+    throw std::runtime_error(msg);
+  }
+  return Harness(std::move(impl));
+}
+
+std::vector<ConfigError> Harness::config_errors(const std::string& plugin, const std::string& yaml) {
+  std::vector<ConfigError> errors;
+  configure(plugin, yaml, {}, errors);
+  return errors;
+}
+
+FakeClock& Harness::clock() { return impl_->fake_clock; }
+const FieldTable& Harness::fields() const { return impl_->table; }
+FieldId Harness::field(std::string_view name) const {
+  if (auto id = impl_->table.find(name)) return *id;
+  throw std::runtime_error("field '" + std::string(name) + "' is not used by the plugin under test");
+}
+
+void Harness::start() {
+  impl_->table.freeze();
+  impl_->started = true;
+  switch (impl_->kind()) {
+    case Kind::Source: impl_->check(static_cast<SourceInstance&>(*impl_->instance).start(*impl_)); break;
+    case Kind::Transform: impl_->check(static_cast<TransformInstance&>(*impl_->instance).start(*impl_)); break;
+    case Kind::Sink: impl_->check(static_cast<SinkInstance&>(*impl_->instance).start(*impl_)); break;
+  }
+}
+
+void Harness::stop() {
+  if (!impl_->started) return;
+  impl_->started = false;
+  impl_->check(impl_->instance->stop());
+  if (impl_->kind() == Kind::Source) impl_->ended_flag = true;
+}
+
+void Harness::push(std::vector<Event> events) {
+  Batch b;
+  b.events = std::move(events);
+  push(std::move(b));
+}
+
+void Harness::push(Batch batch) {
+  const std::int64_t wm = batch.watermark_ms;
+  const bool eos = batch.end_of_stream;
+  if (impl_->kind() == Kind::Transform) {
+    auto& t = static_cast<TransformInstance&>(*impl_->instance);
+    if (!batch.events.empty()) impl_->check(t.process(batch, impl_->out));
+  } else if (impl_->kind() == Kind::Sink) {
+    auto& s = static_cast<SinkInstance&>(*impl_->instance);
+    if (!batch.events.empty()) impl_->check(s.write(batch));
+  } else {
+    throw std::logic_error("push() is for transforms and sinks");
+  }
+  if (wm != kNoWatermark) watermark(wm);
+  if (eos) end_of_stream();
+}
+
+void Harness::watermark(std::int64_t wm) {
+  if (impl_->kind() == Kind::Transform) {
+    impl_->check(static_cast<TransformInstance&>(*impl_->instance).on_watermark(wm, impl_->out));
+    impl_->out_watermarks.push_back(wm);
+  } else if (impl_->kind() == Kind::Sink) {
+    impl_->check(static_cast<SinkInstance&>(*impl_->instance).on_watermark(wm));
+  }
+}
+
+void Harness::end_of_stream() {
+  if (impl_->kind() == Kind::Transform) impl_->check(static_cast<TransformInstance&>(*impl_->instance).on_end_of_stream(impl_->out));
+  else if (impl_->kind() == Kind::Sink) impl_->check(static_cast<SinkInstance&>(*impl_->instance).on_end_of_stream());
+  impl_->ended_flag = true;
+}
+
+void Harness::run_ready() {
+  while (impl_->run_one_ready()) {
+  }
+}
+
+std::size_t Harness::run(std::size_t max_events) {
+  const std::size_t start = impl_->emitted;
+  while (!impl_->ended_flag && impl_->emitted - start < max_events && impl_->failure_text.empty()) {
+    if (impl_->run_one_ready()) continue;
+    if (impl_->timers.empty()) break;
+    const auto next = std::min_element(impl_->timers.begin(), impl_->timers.end(),
+                                       [](const Timer& a, const Timer& b) { return a.due < b.due; });
+    impl_->fake_clock.advance(next->due - impl_->fake_clock.steady_ms());
+  }
+  return impl_->emitted - start;
+}
+
+void Harness::advance(std::int64_t ms) {
+  const std::int64_t target = impl_->fake_clock.steady_ms() + ms;
+  for (;;) {
+    run_ready();
+    auto next = std::min_element(impl_->timers.begin(), impl_->timers.end(),
+                                 [](const Timer& a, const Timer& b) { return a.due < b.due; });
+    if (next == impl_->timers.end() || next->due > target) break;
+    impl_->fake_clock.advance(next->due - impl_->fake_clock.steady_ms());
+  }
+  impl_->fake_clock.advance(target - impl_->fake_clock.steady_ms());
+  run_ready();
+}
+
+void Harness::set_backpressure(bool full) {
+  impl_->backpressure = full;
+  if (!full) {
+    for (auto& fn : impl_->ready_waiters) impl_->posted.push_back(std::move(fn));
+    impl_->ready_waiters.clear();
+  }
+}
+
+std::vector<Event> Harness::take() { return std::exchange(impl_->output, {}); }
+const std::vector<std::int64_t>& Harness::watermarks() const { return impl_->out_watermarks; }
+bool Harness::ended() const { return impl_->ended_flag; }
+std::uint64_t Harness::counter(std::string_view name) const {
+  auto it = impl_->counters.find(name);
+  return it == impl_->counters.end() ? 0 : it->second->value();
+}
+const std::vector<std::string>& Harness::logs() const { return impl_->log_lines; }
+const std::string& Harness::failure() const { return impl_->failure_text; }
+
+std::optional<double> Harness::number(const Event& e, std::string_view f) const {
+  auto id = impl_->table.find(f);
+  if (!id) return std::nullopt;
+  const Value* v = e.get(*id);
+  return v ? as_number(*v) : std::nullopt;
+}
+std::string Harness::text(const Event& e, std::string_view f) const {
+  auto id = impl_->table.find(f);
+  if (!id) return {};
+  const Value* v = e.get(*id);
+  return v ? to_text(*v) : std::string();
+}
+bool Harness::has(const Event& e, std::string_view f) const {
+  auto id = impl_->table.find(f);
+  return id && e.get(*id) != nullptr;
+}
+
+}  // namespace cxflow::testing

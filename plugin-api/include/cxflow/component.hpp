@@ -1,0 +1,170 @@
+// The interfaces a plugin implements (Source, Transform, Sink) and the services the host gives
+// it (Setup at configure time, Context at run time).
+//
+// Threading: the host calls each component instance from one logical thread at a time (its own
+// strand), including the callbacks it registered (timers, post, when_ready). A plugin needs no
+// locks for its own state. Only Context::post() may be called from a foreign thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cxflow/config.hpp"
+#include "cxflow/event.hpp"
+
+namespace cxflow {
+
+enum class Kind { Source, Transform, Sink };
+const char* kind_name(Kind k);  // "source" | "transform" | "sink"
+
+enum class LogLevel { Debug, Info, Warn, Error };
+
+// A monotonically increasing counter, readable from any thread.
+class Counter {
+ public:
+  void add(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  void set(std::uint64_t n) noexcept { value_.store(n, std::memory_order_relaxed); }
+  std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// Time as the component sees it. Tests replace it with a fake that they advance by hand.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t wall_ms() const noexcept = 0;    // Unix epoch, for wall-clock timestamps
+  virtual std::int64_t steady_ms() const noexcept = 0;  // monotonic, for intervals and timeouts
+};
+
+using TimerId = std::uint64_t;
+
+// Configure-time services. No I/O may be started here: `cxflow validate` configures every
+// component and then throws them away.
+class Setup {
+ public:
+  virtual ~Setup() = default;
+  // Registers (or finds) a dotted field name and returns its id. Only valid while configuring.
+  virtual FieldId field(std::string_view name) = 0;
+  virtual const std::string& component_name() const noexcept = 0;
+  // Counters are registered up front so `describe` and the status line can list them.
+  virtual Counter& counter(std::string_view name) = 0;
+  virtual void log(LogLevel level, std::string_view message) = 0;
+};
+
+// Run-time services, one per component instance.
+class Context {
+ public:
+  virtual ~Context() = default;
+
+  virtual const std::string& component_name() const noexcept = 0;
+  // Writes one line prefixed "[kind:plugin:component]". Never pass secrets.
+  virtual void log(LogLevel level, std::string_view message) = 0;
+  virtual Counter& counter(std::string_view name) = 0;
+  virtual const Clock& clock() const noexcept = 0;
+  // The frozen field table: sources use it to project input onto the fields the pipeline uses.
+  virtual const FieldTable& fields() const noexcept = 0;
+
+  // Runs `fn` on this component's strand after `delay_ms` (steady clock). Returns an id for
+  // cancel_timer(). Exceptions thrown by `fn` are caught and reported as a component failure.
+  TimerId start_timer(std::int64_t delay_ms, std::function<void()> fn) {
+    return start_timer_raw(delay_ms, guard(std::move(fn)));
+  }
+  virtual void cancel_timer(TimerId id) = 0;
+  // Runs `fn` on this component's strand soon. The one call that is safe from any thread.
+  void post(std::function<void()> fn) { post_raw(guard(std::move(fn))); }
+
+  // Reports a fatal error from asynchronous code: the pipeline drains and exits non-zero.
+  virtual void fail(std::string_view message) = 0;
+
+ protected:
+  virtual TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) = 0;
+  virtual void post_raw(std::function<void()> fn) = 0;
+
+  // Compiled into the plugin (inline), so an exception is caught on the plugin's side of the
+  // boundary, never by the host.
+  std::function<void()> guard(std::function<void()> fn) {
+    return [this, fn = std::move(fn)]() noexcept {
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        fail(e.what());
+      } catch (...) {
+        fail("unknown exception in callback");
+      }
+    };
+  }
+};
+
+class SourceContext : public Context {
+ public:
+  // Hands a batch to the pipeline; the pipeline always takes it. Returns false when a
+  // downstream queue is now full: stop producing (stop reading the socket) until the callback
+  // given to when_ready() runs.
+  virtual bool emit(Batch&& batch) = 0;
+  // `fn` runs on this strand once every downstream queue has room again (at once if it has).
+  void when_ready(std::function<void()> fn) { when_ready_raw(guard(std::move(fn))); }
+  // This source will emit nothing more. The host sends end-of-stream downstream.
+  virtual void end_of_stream() = 0;
+
+ protected:
+  virtual void when_ready_raw(std::function<void()> fn) = 0;
+};
+
+// Where a transform puts its output. The host batches what is emitted during one call and
+// sends it downstream when the call returns, followed by the watermark.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  virtual void emit(Event&& event) = 0;
+  // Emits every event of `batch` (its control fields are ignored).
+  virtual void emit(Batch&& batch) = 0;
+};
+
+// ---- What plugins implement ------------------------------------------------------------------
+// Every method may throw; the export wrapper turns exceptions into errors with the component's
+// name. Constructors receive the bound config and a Setup, and must not start I/O.
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Start producing: emit from this call, from timers, from posts. Return promptly.
+  virtual void start(SourceContext& ctx) = 0;
+  // Stop producing. Emit (ctx.emit) everything already accepted before returning; the host
+  // then sends end-of-stream. Not called if the source already ended by itself.
+  virtual void stop() {}
+};
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  virtual void start(Context& /*ctx*/) {}
+  // Process a batch of data events. The batch is this call's own: it may be modified or moved
+  // to the output with out.emit(std::move(in)).
+  virtual void process(Batch& in, Emitter& out) = 0;
+  // The (minimum over inputs) watermark advanced: events older than `watermark_ms` will not
+  // arrive any more. The host forwards the watermark downstream after this call.
+  virtual void on_watermark(std::int64_t /*watermark_ms*/, Emitter& /*out*/) {}
+  // Every input ended (or the pipeline is draining): emit what is still held (open windows).
+  virtual void on_end_of_stream(Emitter& /*out*/) {}
+  virtual void stop() {}
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void start(Context& /*ctx*/) {}
+  virtual void write(const Batch& in) = 0;
+  // Everything before `watermark_ms` has been written: a natural commit point.
+  virtual void on_watermark(std::int64_t /*watermark_ms*/) {}
+  // Every input ended: commit everything. Nothing may be left uncommitted after this returns.
+  virtual void on_end_of_stream() {}
+  virtual void stop() {}
+};
+
+}  // namespace cxflow
