@@ -1,0 +1,55 @@
+// test-transform: passes events through; `throw_at_seq` throws from process() when it sees that
+// seq; `hold: true` keeps every event until end of stream (like an open window).
+#include <cxflow/plugin.hpp>
+
+#include <stdexcept>
+
+namespace {
+
+struct Config {
+  std::int64_t throw_at_seq = -1;
+  bool hold = false;
+};
+
+class TestTransform final : public cxflow::Transform {
+ public:
+  TestTransform(const Config& c, cxflow::Setup& s) : cfg_(c), seq_(s.field("seq")) {}
+  void process(cxflow::Batch& in, cxflow::Emitter& out) override {
+    for (const auto& e : in.events) {
+      const auto* v = e.get(seq_);
+      if (v && cxflow::as_number(*v) == static_cast<double>(cfg_.throw_at_seq))
+        throw std::runtime_error("test-transform throwing on purpose at seq " + std::to_string(cfg_.throw_at_seq));
+    }
+    if (cfg_.hold) {
+      for (auto& e : in.events) held_.push_back(std::move(e));
+      return;
+    }
+    out.emit(std::move(in));
+  }
+  void on_end_of_stream(cxflow::Emitter& out) override {
+    for (auto& e : held_) out.emit(std::move(e));
+    held_.clear();
+  }
+
+ private:
+  Config cfg_;
+  cxflow::FieldId seq_;
+  std::vector<cxflow::Event> held_;
+};
+
+struct Plugin {
+  static constexpr const char* name = "test-transform";
+  static constexpr const char* version = "0.0.1";
+  static constexpr const char* description = "Passes events through (host tests only)";
+  static constexpr const char* example = "hold: false\n";
+  using Config = ::Config;
+  using Instance = TestTransform;
+  static void schema(cxflow::Schema<Config>& s) {
+    s.key("throw_at_seq", &Config::throw_at_seq, "Throw when this seq passes").def("-1");
+    s.key("hold", &Config::hold, "Hold every event until end of stream").def("false");
+  }
+};
+
+}  // namespace
+
+CXFLOW_PLUGIN(Plugin)
