@@ -1,0 +1,100 @@
+// Decoding JSON events (one JSON object per call) into cxflow Events, projected onto the fields
+// the pipeline uses. Shared by every source that reads JSON (source-replay, source-cxone).
+//
+//   JsonEventDecoder dec(ctx.fields());           // after the field table is frozen (start())
+//   Event e;
+//   if (auto r = dec.decode(line, e); r != JsonDecodeResult::ok)
+//     ctx.counter(std::string("malformed_") + reason(r)).add();
+//
+// What it does with a document:
+// - The document must be a JSON object. Nested objects flatten to dotted paths
+//   ({"metrics":{"state":"ended"}} -> metrics.state); a key that already contains dots
+//   ({"metrics.state":"ended"}) reaches the same field.
+// - Projection: only paths present in the FieldTable (when the decoder was built) are kept; every
+//   other key is skipped without being materialized, so arbitrary input cannot grow anything.
+// - Values: strings (unescaped, UTF-8), integers that fit int64 -> int64, other numbers
+//   (fractions, exponents, integers beyond int64) -> double, true/false -> bool, null -> null.
+//   A wanted path whose value is an array or an object with no wanted children is kept as its
+//   raw JSON text (a string). A number that does not fit a finite double rejects the document.
+// - Event time: the `timestamp_field` path (default "timestamp") is an ISO 8601 string with a
+//   zone ("2026-01-05T08:00:01.250Z", "...+01:00"), an epoch-milliseconds number, or a string of
+//   digits (epoch ms). Range: 1970-01-01 .. 9999-12-31. The timestamp field is also kept as a
+//   field if the pipeline uses it.
+// - Missing or unparseable time: `TimePolicy::reject` (default) fails the document with
+//   missing_timestamp / bad_timestamp; `TimePolicy::fallback` uses the time the caller passes to
+//   decode() and sets time_defaulted() (callers count it). A far-future time is the caller's
+//   policy (the decoder does not know what "now" is in a replay).
+// - Validation is as deep as the fields read: simdjson On-Demand checks the whole document's
+//   structure and UTF-8, and fully parses only the values that are kept.
+//
+// Not thread-safe: one decoder per thread (each holds a simdjson parser and buffers).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cxflow/event.hpp"
+
+namespace cxflow {
+
+enum class JsonDecodeResult {
+  ok,
+  invalid_json,       // not parseable JSON (syntax, bad UTF-8, bad escapes, trailing content, empty)
+  not_an_object,      // valid JSON, but not an object at the top level
+  missing_timestamp,  // the timestamp field is absent (or null) and the policy is reject
+  bad_timestamp,      // the timestamp field is present but not a valid time, policy reject
+  invalid_number,     // a kept number does not fit a finite double (e.g. 1e999)
+  too_deep,           // nesting deeper than the parser's limit (1024)
+};
+
+// Stable snake_case name, for counters ("malformed_" + reason(r)) and messages.
+const char* reason(JsonDecodeResult r) noexcept;
+
+struct JsonDecodeOptions {
+  enum class TimePolicy { reject, fallback };
+  // Dotted path of the event time field.
+  std::string timestamp_field = "timestamp";
+  TimePolicy time_policy = TimePolicy::reject;
+  // When non-empty and present in the FieldTable, the whole input text is stored in this field.
+  std::string raw_field;
+};
+
+class JsonEventDecoder {
+ public:
+  // Bytes past the end of the input that decode_padded() may read (simdjson's SIMDJSON_PADDING).
+  static constexpr std::size_t kPadding = 64;
+
+  // Builds the lookup structure for every name in `fields` now; names interned later are not
+  // seen. Throws std::invalid_argument for an empty timestamp_field.
+  explicit JsonEventDecoder(const FieldTable& fields, JsonDecodeOptions options = {});
+  ~JsonEventDecoder();
+  JsonEventDecoder(JsonEventDecoder&&) noexcept;
+  JsonEventDecoder& operator=(JsonEventDecoder&&) noexcept;
+  JsonEventDecoder(const JsonEventDecoder&) = delete;
+  JsonEventDecoder& operator=(const JsonEventDecoder&) = delete;
+
+  // Decodes one JSON document into `out` (fields are cleared first, capacity kept). On error,
+  // `out` holds no fields. `fallback_time_ms` is used only with TimePolicy::fallback.
+  // Copies `json` into an internal padded buffer; see decode_padded() to avoid the copy.
+  JsonDecodeResult decode(std::string_view json, Event& out, std::int64_t fallback_time_ms = 0);
+  // Same, without the copy: the caller guarantees that kPadding bytes after json.end() are
+  // readable (their content does not matter), e.g. a line inside a larger read buffer.
+  JsonDecodeResult decode_padded(std::string_view json, Event& out, std::int64_t fallback_time_ms = 0);
+
+  // True when the last successful decode used the fallback time.
+  bool time_defaulted() const noexcept;
+  // Human-readable detail of the last error (simdjson's message, the bad timestamp text...).
+  const std::string& last_error_detail() const noexcept;
+  // Number of field paths the decoder keeps (size of the projection).
+  std::size_t wanted_fields() const noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cxflow
