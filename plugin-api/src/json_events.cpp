@@ -27,7 +27,6 @@ const char* reason(JsonDecodeResult r) noexcept {
     case JsonDecodeResult::missing_timestamp: return "missing_timestamp";
     case JsonDecodeResult::bad_timestamp: return "bad_timestamp";
     case JsonDecodeResult::invalid_number: return "invalid_number";
-    case JsonDecodeResult::too_deep: return "too_deep";
   }
   return "unknown";
 }
@@ -70,6 +69,7 @@ struct JsonEventDecoder::Impl {
   FieldId raw_field = kNoField;
 
   od::parser parser;
+  std::unique_ptr<simdjson::dom::parser> dom_parser;  // only for documents that are not objects
   std::unique_ptr<char[]> padded;  // copy buffer for decode()
   std::size_t padded_capacity = 0;
   std::string number_text;  // scratch for big numbers
@@ -151,7 +151,6 @@ struct JsonEventDecoder::Impl {
 
   JsonDecodeResult fail(JsonDecodeResult r, simdjson::error_code e) {
     detail = simdjson::error_message(e);
-    if (e == simdjson::DEPTH_ERROR) return JsonDecodeResult::too_deep;
     return r;
   }
 
@@ -357,15 +356,22 @@ struct JsonEventDecoder::Impl {
 
   void store_raw(Event& ev, std::string_view text) { ev.set(raw_field, Value(std::string(text))); }
 
+  // Rare path: the first token is not '{'. A full DOM parse tells valid JSON of another type
+  // (not_an_object) from garbage (invalid_json).
+  JsonDecodeResult classify_non_object(const char* data, std::size_t len) {
+    if (!dom_parser) dom_parser = std::make_unique<simdjson::dom::parser>();
+    simdjson::dom::element element;
+    if (auto e = dom_parser->parse(data, len, false).get(element); e) return fail(JsonDecodeResult::invalid_json, e);
+    detail = "the top level is not an object";
+    return JsonDecodeResult::not_an_object;
+  }
+
   JsonDecodeResult run(const char* data, std::size_t len, std::size_t capacity) {
     od::document doc;
     if (auto e = parser.iterate(data, len, capacity).get(doc); e) return fail(JsonDecodeResult::invalid_json, e);
     od::json_type type;
     if (auto e = doc.type().get(type); e) return fail(JsonDecodeResult::invalid_json, e);
-    if (type != od::json_type::object) {
-      detail = "the top level is not an object";
-      return JsonDecodeResult::not_an_object;
-    }
+    if (type != od::json_type::object) return classify_non_object(data, len);
     od::object obj;
     if (auto e = doc.get_object().get(obj); e) return fail(JsonDecodeResult::invalid_json, e);
     if (auto r = object(obj, 0); r != JsonDecodeResult::ok) return r;

@@ -25,7 +25,9 @@
 //   decode() and sets time_defaulted() (callers count it). A far-future time is the caller's
 //   policy (the decoder does not know what "now" is in a replay).
 // - Validation is as deep as the fields read: simdjson On-Demand checks the whole document's
-//   structure and UTF-8, and fully parses only the values that are kept.
+//   UTF-8 and bracket structure and every key, and fully parses only the values that are kept
+//   (a malformed literal inside a skipped value may pass). Nesting depth is not limited: the
+//   decoder only descends as deep as the wanted paths; deeper values are skipped or kept raw.
 //
 // Not thread-safe: one decoder per thread (each holds a simdjson parser and buffers).
 #pragma once
@@ -47,7 +49,6 @@ enum class JsonDecodeResult {
   missing_timestamp,  // the timestamp field is absent (or null) and the policy is reject
   bad_timestamp,      // the timestamp field is present but not a valid time, policy reject
   invalid_number,     // a kept number does not fit a finite double (e.g. 1e999)
-  too_deep,           // nesting deeper than the parser's limit (1024)
 };
 
 // Stable snake_case name, for counters ("malformed_" + reason(r)) and messages.
