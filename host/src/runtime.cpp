@@ -76,7 +76,8 @@ struct Node final : SourceContext {
       : rt(rt), c(c), strand(asio::make_strand(rt.io)), prefix(c.prefix()),
         in_count(c.counters->get("events_in")), out_count(c.counters->get("events_out")),
         dropped(c.counters->get("dropped")), errors(c.counters->get("errors")),
-        depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")) {
+        depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
+        depth_peak(c.counters->get("queue_peak")) {
     input_wm.assign(c.inputs.size(), kNoWatermark);
     input_eos.assign(c.inputs.size(), false);
   }
@@ -91,6 +92,7 @@ struct Node final : SourceContext {
   Counter& errors;
   Counter& depth;
   Counter& depth_bytes;
+  Counter& depth_peak;  // high-water mark of queue_depth: proves the queue stayed bounded
   std::vector<Node*> outputs;
   std::vector<std::size_t> output_slot;  // our slot index at each output
 
@@ -139,6 +141,7 @@ struct Node final : SourceContext {
       queue.push_back(Item{std::move(b), slot, bytes});
       queued_bytes += bytes;
       depth.set(queue.size());
+      if (queue.size() > depth_peak.value()) depth_peak.set(queue.size());
       depth_bytes.set(queued_bytes);
       if (!drain_scheduled) drain_scheduled = schedule = true;
     }
@@ -466,10 +469,10 @@ int Runtime::run() {
     }
 
   asio::signal_set signals(rt.io);
+  std::function<void(const boost::system::error_code&, int)> on_signal;  // outlives every wait
   if (rt.options.handle_signals) {
     signals.add(SIGINT);
     signals.add(SIGTERM);
-    std::function<void(const boost::system::error_code&, int)> on_signal;
     on_signal = [&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (rt.signals_seen.fetch_add(1) >= 1) {

@@ -378,7 +378,7 @@ class Schema {
         }
         if (auto num = detail::numeric(value)) {
           if ((k.min && *num < *k.min) || (k.max && *num > *k.max)) {
-            cx.error(n.pos, detail::format_range_error(k, *num, k.secret ? kRedacted : n.scalar));
+            cx.error(n.pos, detail::format_range_error(k, *num, k.secret ? std::string(kRedacted) : "'" + n.scalar + "'"));
             return;
           }
         }

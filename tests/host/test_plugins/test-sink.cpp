@@ -17,6 +17,7 @@ struct Config {
   std::int64_t slow_ms = 0;
   cxflow::Secret token;
   std::string mode = "append";
+  std::int64_t pin = 0;
 };
 
 class TestSink final : public cxflow::Sink {
@@ -55,6 +56,7 @@ struct Plugin {
     s.key("slow_ms", &Config::slow_ms, "Sleep per batch").def("0").min(0);
     s.key("token", &Config::token, "A secret, never printed");
     s.key("mode", &Config::mode, "How to open the file").def("append").one_of({"append", "truncate"});
+    s.key("pin", &Config::pin, "A secret number, never printed").secret().range(0, 9999);
   }
 };
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds if needed, and runs the default simulated pipeline.
+# Usage: scripts/run-demo.sh [PIPELINE.yaml]   (default pipelines/simulated.yaml)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/deps.sh"
+cxflow_install_deps
+build="${CXFLOW_BUILD_DIR:-$root/build}"
+cxflow_build "$build" >&2
+cd "$root"
+exec "$build/bin/cxflow" run "${1:-pipelines/simulated.yaml}"

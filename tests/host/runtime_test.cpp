@@ -1,0 +1,154 @@
+// The runtime through the real binary: completion, bounded queues under backpressure, plugin
+// failures that drain cleanly, SIGTERM drains (held data flushed), a second signal exits at once.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <regex>
+#include <sstream>
+
+#include "process.hpp"
+
+using namespace cxflow::test;
+
+namespace {
+
+const std::string kDir = CXFLOW_TEST_PLUGIN_DIR;
+
+std::vector<std::string> lines_of(const std::filesystem::path& p) {
+  std::vector<std::string> out;
+  std::istringstream in(read_file(p));
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::int64_t counter_in(const std::string& log, const std::string& component_prefix, const std::string& counter) {
+  std::istringstream in(log);
+  for (std::string l; std::getline(in, l);) {
+    if (l.find(component_prefix) == std::string::npos) continue;
+    std::smatch m;
+    if (std::regex_search(l, m, std::regex(counter + "=(\\d+)"))) return std::stoll(m[1]);
+  }
+  return -1;
+}
+
+ProcessResult run(const std::filesystem::path& yaml) {
+  return run_process({cxflow_bin(), "run", yaml.string(), "--plugin-dir", kDir});
+}
+
+}  // namespace
+
+TEST(Runtime, RunsToCompletionInOrder) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 10000, batch: 7}\n"
+                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+  auto r = run(y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = lines_of(d / "out.txt");
+  ASSERT_EQ(lines.size(), 10001u);
+  for (int i = 0; i < 10000; ++i) ASSERT_EQ(lines[i], std::to_string(i));
+  EXPECT_EQ(lines.back(), "END");
+  EXPECT_NE(r.err.find("summary:"), std::string::npos);
+  EXPECT_EQ(counter_in(r.err, "[sink:test-sink:out]", "events_in"), 10000);
+}
+
+TEST(Runtime, QueuesStayBoundedUnderBackpressure) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "runtime: {queue_batches: 3}\n"
+                                   "sources:\n  nums: {plugin: test-source, count: 3000, batch: 10}\n"
+                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], slow_ms: 1, path: " +
+                                       (d / "out.txt").string() + "}\n");
+  auto r = run(y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(d / "out.txt").size(), 3001u);
+  const auto sink_peak = counter_in(r.err, "[sink:test-sink:out]", "queue_peak");
+  const auto pass_peak = counter_in(r.err, "[transform:test-transform:pass]", "queue_peak");
+  EXPECT_GE(sink_peak, 2) << r.err;  // the slow sink did hold the pipeline back
+  EXPECT_LE(sink_peak, 4) << r.err;  // capacity 3 plus the in-band end-of-stream
+  EXPECT_LE(pass_peak, 4) << r.err;
+}
+
+TEST(Runtime, ByteBoundAlsoHoldsProducersBack) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "runtime: {queue_batches: 1000, queue_bytes: 8KiB}\n"
+                                   "sources:\n  nums: {plugin: test-source, count: 2000, batch: 50}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [nums], slow_ms: 1, path: " +
+                                       (d / "out.txt").string() + "}\n");
+  auto r = run(y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(d / "out.txt").size(), 2001u);
+  // One 50-event batch is a few KiB, so an 8 KiB bound keeps only a handful queued.
+  EXPECT_LE(counter_in(r.err, "[sink:test-sink:out]", "queue_peak"), 5) << r.err;
+}
+
+TEST(Runtime, PluginExceptionStopsCleanlyWithComponentNameAndKeepsWhatWasAccepted) {
+  TempDir d;
+  const auto out = d / "out.txt";
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 100000, batch: 10}\n"
+                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums], throw_at_seq: 500}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + out.string() + "}\n");
+  auto r = run(y);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("[transform:test-transform:pass] process: test-transform throwing on purpose at seq 500 "
+                       "(component 'pass' failed; draining the pipeline)"),
+            std::string::npos) << r.err;
+  auto lines = lines_of(out);
+  ASSERT_EQ(lines.size(), 501u) << "every event before the failing batch reaches the sink, then end of stream";
+  EXPECT_EQ(lines[499], "499");
+  EXPECT_EQ(lines.back(), "END");
+}
+
+TEST(Runtime, SourceFailureIsReportedAndDrained) {
+  TempDir d;
+  const auto out = d / "out.txt";
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 1000, batch: 10, fail_at: 300}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [nums], path: " + out.string() + "}\n");
+  auto r = run(y);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("[source:test-source:nums] test-source failing on purpose at event 300"), std::string::npos) << r.err;
+  auto lines = lines_of(out);
+  ASSERT_EQ(lines.size(), 301u);
+  EXPECT_EQ(lines.back(), "END");
+}
+
+TEST(Runtime, SigtermDrainsAndFlushesHeldData) {
+  TempDir d;
+  const auto direct = d / "direct.txt", held = d / "held.txt";
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
+                                   "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
+                                   "sinks:\n  direct: {plugin: test-sink, inputs: [nums], path: " + direct.string() +
+                                       "}\n  held: {plugin: test-sink, inputs: [hold], path: " + held.string() + "}\n");
+  Child child({cxflow_bin(), "run", y.string(), "--plugin-dir", kDir}, d.path());
+  ASSERT_TRUE(wait_for([&] { return read_file(direct).size() > 2000; }, std::chrono::seconds(30))) << child.err();
+  EXPECT_TRUE(read_file(held).empty()) << "the transform holds everything until end of stream";
+  child.signal(SIGTERM);
+  auto code = child.wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << child.err();
+  auto a = lines_of(direct), b = lines_of(held);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a.back(), "END");
+  EXPECT_EQ(b.back(), "END");
+  EXPECT_EQ(a.size(), b.size()) << "every held event was flushed on shutdown";
+  EXPECT_NE(child.err().find("draining (SIGTERM)"), std::string::npos);
+}
+
+TEST(Runtime, SecondSignalExitsAtOnce) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "runtime: {drain_timeout: 120s}\n"
+                                   "sources:\n  nums: {plugin: test-source, forever: true, batch: 100}\n"
+                                   "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
+                                   "sinks:\n  slow: {plugin: test-sink, inputs: [hold], slow_ms: 500, path: " +
+                                       (d / "out.txt").string() + "}\n  probe: {plugin: test-sink, inputs: [nums], path: " +
+                                       (d / "probe.txt").string() + "}\n");
+  Child child({cxflow_bin(), "run", y.string(), "--plugin-dir", kDir}, d.path());
+  ASSERT_TRUE(wait_for([&] { return read_file(d / "probe.txt").size() > 200000; }, std::chrono::seconds(30)));
+  child.signal(SIGTERM);
+  ASSERT_TRUE(wait_for([&] { return child.err().find("draining (SIGTERM)") != std::string::npos; }, std::chrono::seconds(10)));
+  child.signal(SIGTERM);
+  auto code = child.wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value()) << "the second signal must not wait for the slow drain";
+  EXPECT_EQ(*code, 130);
+  EXPECT_NE(child.err().find("second signal"), std::string::npos);
+}
