@@ -1,0 +1,303 @@
+// JsonEventDecoder (plugin-api/include/cxflow/json_events.hpp): nesting, projection, value types,
+// every error reason, ISO/epoch timestamps, huge numbers, unicode and escapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "cxflow/json_events.hpp"
+#include "cxflow/time.hpp"
+
+namespace {
+
+using cxflow::Event;
+using cxflow::FieldTable;
+using cxflow::JsonDecodeOptions;
+using cxflow::JsonDecodeResult;
+using cxflow::JsonEventDecoder;
+using cxflow::Value;
+
+constexpr const char* kSeed =
+    R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:01.250Z","interactionId":"c-123","agentId":"agent-7",)"
+    R"("metrics":{"handleTime":245.5,"waitTime":12.0,"state":"ended","queueTime":3},"metadata":{"queue":"sales","skill":"sales"}})";
+
+FieldTable table(std::initializer_list<const char*> names) {
+  FieldTable t;
+  for (const char* n : names) t.intern(n);
+  t.freeze();
+  return t;
+}
+
+const Value* get(const FieldTable& t, const Event& e, const char* name) {
+  auto id = t.find(name);
+  return id ? e.get(*id) : nullptr;
+}
+std::string str(const FieldTable& t, const Event& e, const char* name) {
+  const Value* v = get(t, e, name);
+  return v && cxflow::as_string(*v) ? *cxflow::as_string(*v) : "<none>";
+}
+
+TEST(JsonEvents, SeedEventFlattensNestedObjectsAndKeepsOnlyWantedFields) {
+  const auto t = table({"eventType", "interactionId", "metrics.handleTime", "metrics.waitTime", "metrics.state",
+                        "metadata.queue", "metrics.unused"});
+  JsonEventDecoder dec(t);
+  EXPECT_EQ(dec.wanted_fields(), 7u);
+  Event e;
+  ASSERT_EQ(dec.decode(kSeed, e), JsonDecodeResult::ok) << dec.last_error_detail();
+  EXPECT_EQ(e.time_ms, *cxflow::parse_iso8601_ms("2026-01-05T08:00:01.250Z"));
+  EXPECT_EQ(str(t, e, "eventType"), "interaction");
+  EXPECT_EQ(str(t, e, "interactionId"), "c-123");
+  EXPECT_EQ(str(t, e, "metrics.state"), "ended");
+  EXPECT_EQ(str(t, e, "metadata.queue"), "sales");
+  ASSERT_NE(get(t, e, "metrics.handleTime"), nullptr);
+  EXPECT_DOUBLE_EQ(std::get<double>(*get(t, e, "metrics.handleTime")), 245.5);
+  EXPECT_DOUBLE_EQ(std::get<double>(*get(t, e, "metrics.waitTime")), 12.0);
+  // Projection: agentId, metadata.skill, metrics.queueTime and timestamp are not in the table.
+  EXPECT_EQ(e.fields.size(), 6u);
+  EXPECT_EQ(get(t, e, "metrics.unused"), nullptr);
+}
+
+TEST(JsonEvents, ProjectionDoesNotGrowTheTableOrKeepUnknownKeys) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"a":1,"b":{"c":[1,2,{"d":3}]},"zzz":"x"})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(t.size(), 1u);
+  ASSERT_EQ(e.fields.size(), 1u);
+  EXPECT_EQ(std::get<std::int64_t>(e.fields[0].value), 1);
+}
+
+TEST(JsonEvents, ValueTypes) {
+  const auto t = table({"i", "neg", "f", "exp", "s", "t", "fa", "n", "big", "huge", "arr", "obj", "deep.x"});
+  JsonDecodeOptions o;
+  JsonEventDecoder dec(t, o);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":0,"i":42,"neg":-9223372036854775808,"f":1.5,"exp":2e3,"s":"x","t":true,)"
+                       R"("fa":false,"n":null,"big":18446744073709551615,"huge":123456789012345678901234567890,)"
+                       R"("arr":[1, "two", {"x":3}],"obj":{"k":[1]},"deep":{"x":{"y":1}}})",
+                       e),
+            JsonDecodeResult::ok)
+      << dec.last_error_detail();
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "i")), 42);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "neg")), INT64_MIN);
+  EXPECT_DOUBLE_EQ(std::get<double>(*get(t, e, "f")), 1.5);
+  EXPECT_DOUBLE_EQ(std::get<double>(*get(t, e, "exp")), 2000.0);
+  EXPECT_EQ(std::get<std::string>(*get(t, e, "s")), "x");
+  EXPECT_EQ(std::get<bool>(*get(t, e, "t")), true);
+  EXPECT_EQ(std::get<bool>(*get(t, e, "fa")), false);
+  ASSERT_NE(get(t, e, "n"), nullptr);
+  EXPECT_TRUE(cxflow::is_null(*get(t, e, "n")));
+  // Integers beyond int64 become doubles (uint64 range and beyond).
+  EXPECT_DOUBLE_EQ(std::get<double>(*get(t, e, "big")), 18446744073709551615.0);
+  EXPECT_NEAR(std::get<double>(*get(t, e, "huge")), 1.2345678901234568e29, 1e15);
+  // Arrays and objects without wanted children are kept as raw JSON text.
+  EXPECT_EQ(std::get<std::string>(*get(t, e, "arr")), R"([1, "two", {"x":3}])");
+  EXPECT_EQ(std::get<std::string>(*get(t, e, "obj")), R"({"k":[1]})");
+  EXPECT_EQ(std::get<std::string>(*get(t, e, "deep.x")), R"({"y":1})");
+}
+
+TEST(JsonEvents, NumberBeyondDoubleRangeIsInvalidNumberOnlyWhenKept) {
+  const auto t = table({"x"});
+  JsonEventDecoder dec(t);
+  Event e;
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"x":1e999})", e), JsonDecodeResult::invalid_number);
+  EXPECT_TRUE(e.fields.empty());
+  EXPECT_STREQ(cxflow::reason(JsonDecodeResult::invalid_number), "invalid_number");
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"other":1e999})", e), JsonDecodeResult::ok);
+}
+
+TEST(JsonEvents, UnicodeAndEscapedStringsAndKeys) {
+  const auto t = table({"name", "quote", "agentId", "metrics.state"});
+  JsonEventDecoder dec(t);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"name":"Z\u00fcrich \u2713 \ud83d\ude00 caf\u00e9 ü","quote":"a\"b\\c\n\t/",)"
+                       R"("\u0061gentId":"escaped-key","metrics":{"st\u0061te":"ended"}})",
+                       e),
+            JsonDecodeResult::ok)
+      << dec.last_error_detail();
+  EXPECT_EQ(str(t, e, "name"), "Zürich ✓ 😀 café ü");
+  EXPECT_EQ(str(t, e, "quote"), "a\"b\\c\n\t/");
+  EXPECT_EQ(str(t, e, "agentId"), "escaped-key");
+  EXPECT_EQ(str(t, e, "metrics.state"), "ended");
+}
+
+TEST(JsonEvents, DottedKeysReachTheSameFieldAsNestedObjects) {
+  const auto t = table({"metrics.state", "metadata.queue"});
+  JsonEventDecoder dec(t);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"metrics.state":"ended","metadata":{"queue":"sales"}})", e),
+            JsonDecodeResult::ok);
+  EXPECT_EQ(str(t, e, "metrics.state"), "ended");
+  EXPECT_EQ(str(t, e, "metadata.queue"), "sales");
+}
+
+TEST(JsonEvents, DuplicateKeysKeepTheLastValueOnce) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"a":1,"a":"two"})", e), JsonDecodeResult::ok);
+  ASSERT_EQ(e.fields.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(e.fields[0].value), "two");
+  // The next document starts clean (no stale duplicate marks).
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"a":3})", e), JsonDecodeResult::ok);
+  ASSERT_EQ(e.fields.size(), 1u);
+  EXPECT_EQ(std::get<std::int64_t>(e.fields[0].value), 3);
+}
+
+TEST(JsonEvents, Timestamps) {
+  const auto t = table({"timestamp"});
+  JsonEventDecoder dec(t);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":"2026-01-05T08:00:01.250Z"})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 1'767'600'001'250);
+  // The timestamp field is kept as a field too when the pipeline uses it.
+  EXPECT_EQ(str(t, e, "timestamp"), "2026-01-05T08:00:01.250Z");
+  ASSERT_EQ(dec.decode(R"({"timestamp":"2026-01-05T09:00:01.250+01:00"})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 1'767'600'001'250);
+  ASSERT_EQ(dec.decode(R"({"timestamp":1767600001250})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 1'767'600'001'250);
+  ASSERT_EQ(dec.decode(R"({"timestamp":1767600001250.4})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 1'767'600'001'250);
+  ASSERT_EQ(dec.decode(R"({"timestamp":"1767600001250"})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 1'767'600'001'250);
+}
+
+TEST(JsonEvents, NestedTimestampField) {
+  const auto t = table({"x"});
+  JsonDecodeOptions o;
+  o.timestamp_field = "meta.ts";
+  JsonEventDecoder dec(t, o);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"x":1,"meta":{"ts":"2026-01-01T00:00:00Z"}})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 1'767'225'600'000);
+  EXPECT_EQ(dec.decode(R"({"x":1,"timestamp":"2026-01-01T00:00:00Z"})", e), JsonDecodeResult::missing_timestamp);
+  EXPECT_NE(dec.last_error_detail().find("meta.ts"), std::string::npos) << dec.last_error_detail();
+}
+
+struct ErrorCase {
+  const char* json;
+  JsonDecodeResult expected;
+};
+
+class JsonEventsErrors : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(JsonEventsErrors, Reason) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  Event e;
+  e.fields.push_back({0, Value(std::int64_t{7})});
+  EXPECT_EQ(dec.decode(GetParam().json, e), GetParam().expected)
+      << GetParam().json << " -> " << cxflow::reason(GetParam().expected) << " (" << dec.last_error_detail() << ")";
+  EXPECT_TRUE(e.fields.empty());
+  EXPECT_FALSE(dec.last_error_detail().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllReasons, JsonEventsErrors,
+    ::testing::Values(ErrorCase{"", JsonDecodeResult::invalid_json}, ErrorCase{"{", JsonDecodeResult::invalid_json},
+                      ErrorCase{"nonsense", JsonDecodeResult::invalid_json},
+                      ErrorCase{R"({"timestamp":1,"a":})", JsonDecodeResult::invalid_json},
+                      ErrorCase{R"({"timestamp":1,"a":1,})", JsonDecodeResult::invalid_json},
+                      ErrorCase{R"({"timestamp":1,"a":"\x"})", JsonDecodeResult::invalid_json},
+                      ErrorCase{"{\"timestamp\":1,\"a\":\"\xff\xfe\"}", JsonDecodeResult::invalid_json},
+                      ErrorCase{R"({"timestamp":1,"a":1} {"a":2})", JsonDecodeResult::invalid_json},
+                      ErrorCase{R"({"timestamp":1,"a":1} x)", JsonDecodeResult::invalid_json},
+                      ErrorCase{R"({"timestamp":1,"a":tru})", JsonDecodeResult::invalid_json},
+                      ErrorCase{"[1,2]", JsonDecodeResult::not_an_object},
+                      ErrorCase{R"("text")", JsonDecodeResult::not_an_object},
+                      ErrorCase{"42", JsonDecodeResult::not_an_object},
+                      ErrorCase{R"({"a":1})", JsonDecodeResult::missing_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":null})", JsonDecodeResult::missing_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":"yesterday"})", JsonDecodeResult::bad_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":"2026-01-05T08:00:01"})", JsonDecodeResult::bad_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":-5})", JsonDecodeResult::bad_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":1e300})", JsonDecodeResult::bad_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":true})", JsonDecodeResult::bad_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":{"x":1}})", JsonDecodeResult::bad_timestamp},
+                      ErrorCase{R"({"a":1,"timestamp":[1]})", JsonDecodeResult::bad_timestamp}));
+
+TEST(JsonEvents, DeepNestingIsSkippedOrKeptRawWithoutRecursion) {
+  const auto t = table({"a", "b.c"});
+  JsonEventDecoder dec(t);
+  Event e;
+  const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  std::string deep_obj;
+  for (int i = 0; i < 5000; ++i) deep_obj += R"({"c":)";
+  deep_obj += "1" + std::string(5000, '}');
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"a":)" + deep + R"(,"b":)" + deep_obj + R"(,"skip":)" + deep + "}", e),
+            JsonDecodeResult::ok)
+      << dec.last_error_detail();
+  EXPECT_EQ(std::get<std::string>(*get(t, e, "a")), deep);
+  EXPECT_EQ(std::get<std::string>(*get(t, e, "b.c")), deep_obj.substr(5, deep_obj.size() - 6));
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"a":)" + std::string(5000, '[') + "}", e), JsonDecodeResult::invalid_json);
+}
+
+TEST(JsonEvents, FallbackTimePolicy) {
+  const auto t = table({"a"});
+  JsonDecodeOptions o;
+  o.time_policy = JsonDecodeOptions::TimePolicy::fallback;
+  JsonEventDecoder dec(t, o);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"a":1})", e, 777), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 777);
+  EXPECT_TRUE(dec.time_defaulted());
+  ASSERT_EQ(dec.decode(R"({"a":1,"timestamp":"garbage"})", e, 888), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 888);
+  EXPECT_TRUE(dec.time_defaulted());
+  ASSERT_EQ(dec.decode(R"({"a":1,"timestamp":5})", e, 999), JsonDecodeResult::ok);
+  EXPECT_EQ(e.time_ms, 5);
+  EXPECT_FALSE(dec.time_defaulted());
+  // Structural errors are still errors.
+  EXPECT_EQ(dec.decode("[]", e, 1), JsonDecodeResult::not_an_object);
+}
+
+TEST(JsonEvents, RawField) {
+  FieldTable t;
+  t.intern("raw");
+  t.freeze();
+  JsonDecodeOptions o;
+  o.raw_field = "raw";
+  JsonEventDecoder dec(t, o);
+  Event e;
+  const std::string doc = R"({"timestamp":1,"x":{"y":2}})";
+  ASSERT_EQ(dec.decode(doc, e), JsonDecodeResult::ok);
+  EXPECT_EQ(std::get<std::string>(*e.get(*t.find("raw"))), doc);
+}
+
+TEST(JsonEvents, DecodePaddedReadsInPlaceFromALargerBuffer) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  // Two lines in one buffer: the first is decoded in place, the second line is its "padding".
+  std::string buf = R"({"timestamp":1,"a":1})" "\n" R"({"timestamp":2,"a":22222222222})";
+  const std::size_t first_len = buf.find('\n');
+  buf.append(JsonEventDecoder::kPadding, '\0');
+  Event e;
+  ASSERT_EQ(dec.decode_padded(std::string_view(buf.data(), first_len), e), JsonDecodeResult::ok);
+  EXPECT_EQ(std::get<std::int64_t>(e.fields.at(0).value), 1);
+  const std::size_t second = first_len + 1;
+  const std::size_t second_len = buf.find('}', second) + 1 - second;
+  ASSERT_EQ(dec.decode_padded(std::string_view(buf.data() + second, second_len), e), JsonDecodeResult::ok);
+  EXPECT_EQ(std::get<std::int64_t>(e.fields.at(0).value), 22222222222);
+  EXPECT_EQ(e.time_ms, 2);
+}
+
+TEST(JsonEvents, NumberAtTheEndOfAPaddedLineIsNotExtendedByTheNextLine) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  std::string buf = R"({"timestamp":1,"a":1})";
+  const std::size_t len = buf.size();
+  buf += "999\n";
+  buf.append(JsonEventDecoder::kPadding, ' ');
+  Event e;
+  ASSERT_EQ(dec.decode_padded(std::string_view(buf.data(), len), e), JsonDecodeResult::ok);
+  EXPECT_EQ(std::get<std::int64_t>(e.fields.at(0).value), 1);
+}
+
+TEST(JsonEvents, EmptyTimestampFieldIsRejected) {
+  const auto t = table({"a"});
+  JsonDecodeOptions o;
+  o.timestamp_field = "";
+  EXPECT_THROW(JsonEventDecoder(t, o), std::invalid_argument);
+}
+
+}  // namespace
