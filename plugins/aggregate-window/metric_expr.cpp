@@ -101,15 +101,15 @@ class Parser {
       m.where_offset = i_;
       return m;
     }
-    fail("unexpected '" + std::string(text_.substr(rest)) + "' after '" + std::string(text_.substr(0, rest)) +
-             "'; expected the end or 'where <condition>'",
+    fail("unexpected '" + std::string(text_.substr(rest)) + "' after '" + std::string(trim(text_.substr(0, rest))) +
+             "' (only 'where <condition>' may follow)",
          rest);
   }
 
  private:
   [[noreturn]] void fail(const std::string& what, std::size_t offset) const {
-    throw ConfigException(shifted(pos_, offset), "metrics." + std::string(name_) + ": " + what + " at character " +
-                                                     std::to_string(offset + 1) + " of '" + std::string(text_) + "'; " +
+    throw ConfigException(shifted(pos_, offset), "metrics." + std::string(name_) + ": " + what + " (at character " +
+                                                     std::to_string(offset + 1) + " of '" + std::string(text_) + "'); " +
                                                      kMetricExamples);
   }
   void skip_spaces() {
