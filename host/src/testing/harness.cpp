@@ -1,4 +1,4 @@
-#include "testing/harness.hpp"
+#include "cxflow/testing.hpp"
 
 #include <algorithm>
 
@@ -144,7 +144,17 @@ EventBuilder& EventBuilder::set(std::string_view field, Value v) {
   return *this;
 }
 
+namespace {
+std::string& plugin_dir_override() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+void Harness::set_plugin_dir(std::string dir) { plugin_dir_override() = std::move(dir); }
+
 std::string Harness::plugin_dir() {
+  if (!plugin_dir_override().empty()) return plugin_dir_override();
   if (const char* d = std::getenv("CXFLOW_TEST_PLUGIN_DIR")) return d;
   return CXFLOW_BUILD_PLUGIN_DIR;
 }
