@@ -1,0 +1,114 @@
+// sink-sqlite inside the real cxflow binary: several sinks on one database file, a locked
+// database failing the pipeline with a non-zero exit, validate not touching the disk.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "process.hpp"
+
+using namespace cxflow::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kTestPlugins = CXFLOW_TEST_PLUGIN_DIR;
+
+ProcessResult run_cxflow(const std::string& command, const fs::path& yaml) {
+  return run_process({cxflow_bin(), command, yaml.string(), "--no-status", "--plugin-dir", plugin_dir(), "--plugin-dir",
+                      kTestPlugins});
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The summary line the host logs for a component at exit ("[sink:sink-sqlite:out] commits=..., rows_written=...").
+std::string summary_of(const std::string& log, const std::string& prefix) {
+  std::string found;
+  std::size_t at = 0;
+  while ((at = log.find(prefix + " commits=", at)) != std::string::npos) {
+    const std::size_t end = log.find('\n', at);
+    found = log.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    ++at;
+  }
+  return found;
+}
+
+std::string sink(const std::string& name, const fs::path& db, const std::string& table, const std::string& extra = "") {
+  return "  " + name + ":\n    plugin: sink-sqlite\n    inputs: [nums]\n    path: " + db.string() + "\n    table: " + table +
+         "\n    columns: {t: $event_time, seq: {field: seq, type: integer}, grp: {field: group, type: text}}\n" + extra;
+}
+
+}  // namespace
+
+TEST(SinkSqliteRun, SeveralSinksShareOneDatabaseFile) {
+  TempDir d;
+  const auto db = d / "shared.db";
+  const auto y = d.write("p.yaml", "runtime: {threads: 2}\n"
+                                   "sources:\n  nums: {plugin: test-source, count: 20000, batch: 50, groups: 7}\n"
+                                   "sinks:\n" +
+                                       sink("upserts", db, "by_seq", "    key: [seq]\n    max_batch_rows: 300\n") +
+                                       sink("inserts", db, "all_rows") + sink("again", db, "by_group_seq",
+                                                                                "    key: [grp, seq]\n    synchronous: full\n"));
+  auto v = run_cxflow("validate", y);
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_FALSE(fs::exists(db)) << "validate must not create the database";
+
+  auto r = run_cxflow("run", y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM by_seq"), "20000");
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM all_rows"), "20000");
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM by_group_seq"), "20000");
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(DISTINCT grp) FROM all_rows"), "7");
+  EXPECT_EQ(sqlite_scalar(db, "SELECT t FROM by_seq WHERE seq = 1"), "1970-01-01T00:00:01.000Z");
+  EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
+  for (const char* name : {"upserts", "inserts", "again"}) {
+    const std::string line = summary_of(r.err, std::string("[sink:sink-sqlite:") + name + "]");
+    EXPECT_TRUE(contains(line, "rows_written=20000")) << name << ": " << r.err;
+    EXPECT_FALSE(contains(line, "write_errors")) << line;
+  }
+  EXPECT_TRUE(contains(r.err, "60000 windows written")) << r.err;
+
+  // A second run re-writes the same rows: the keyed tables do not grow, the plain one does.
+  auto again = run_cxflow("run", y);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM by_seq"), "20000");
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM by_group_seq"), "20000");
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM all_rows"), "40000");
+}
+
+TEST(SinkSqliteRun, LockedDatabaseFailsThePipelineWithANonZeroExit) {
+  TempDir d;
+  const auto db = d / "locked.db";
+  {
+    // The table exists already, so start-up needs no write lock.
+    sqlite3* c = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &c), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE t (t, seq INTEGER, grp TEXT)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(c);
+  }
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 100, batch: 10}\n"
+                                   "sinks:\n" +
+                                       sink("out", db, "t", "    busy_timeout: 20ms\n    lock_retries: 2\n    lock_retry_backoff: 10ms\n"));
+  auto r = run_cxflow("run", y);
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "[sink:sink-sqlite:out]")) << r.err;
+  EXPECT_TRUE(contains(r.err, "'" + db.string() + "' is locked by another connection")) << r.err;
+  EXPECT_TRUE(contains(r.err, "giving up on table 't' in '" + db.string() + "'")) << r.err;
+  EXPECT_TRUE(contains(r.err, "component 'out' failed")) << r.err;
+  EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
+}
+
+TEST(SinkSqliteRun, StartErrorNamesThePath) {
+  TempDir d;
+  const auto db = d / "missing-folder" / "a.db";
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 10}\nsinks:\n" + sink("out", db, "t"));
+  auto r = run_cxflow("run", y);
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "cannot open SQLite database '" + db.string() + "'")) << r.err;
+}
