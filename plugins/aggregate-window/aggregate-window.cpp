@@ -94,7 +94,7 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
 
   std::set<std::string> outputs{"window_start", "window_end"};
   for (const auto& g : cfg.group_by) {
-    if (g.empty()) throw ConfigException(cfg.metrics.pos, "group_by: a field name is empty");
+    if (g.empty()) throw ConfigException({}, "group_by: a field name is empty; list input fields, e.g. [metadata.queue]");
     if (g == "window_start" || g == "window_end")
       throw ConfigException({}, "group_by: '" + g + "' is an output field of aggregate-window; group by an input field");
     if (!outputs.insert(g).second) throw ConfigException({}, "group_by: field '" + g + "' is listed twice");

@@ -564,6 +564,12 @@ TEST(AggregateWindowConfig, MetricNamesMustNotCollideWithOutputFields) {
   EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics:\n  n: count\n  n: sum(x)\n")).find("duplicate"), std::string::npos);
   EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [q, q]\nmetrics:\n  n: count\n")).find("group_by: field 'q' is listed twice"),
             std::string::npos);
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [window_end]\nmetrics:\n  n: count\n")).find("group_by: 'window_end' is an output field"),
+            std::string::npos);
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: ['']\nmetrics:\n  n: count\n")).find("group_by: a field name is empty"),
+            std::string::npos);
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: queue\nmetrics:\n  n: count\n")).find("expected a list of strings"),
+            std::string::npos);
 }
 
 TEST(AggregateWindowConfig, RangesOfTheLimitsAreChecked) {
