@@ -1,0 +1,181 @@
+// Internals of source-cxone shared by its translation units (no Boost types here either).
+#pragma once
+
+#include <cxflow/component.hpp>
+#include <cxflow/json_events.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "source-cxone.hpp"
+
+namespace cxflow::cxone {
+
+// ---- URLs ------------------------------------------------------------------------------------
+
+struct Url {
+  std::string scheme;  // http | https | ws | wss
+  std::string host;    // without brackets for IPv6
+  std::string port;    // always set (default for the scheme)
+  std::string target;  // path + query, at least "/"
+  bool tls() const { return scheme == "https" || scheme == "wss"; }
+  // scheme://host:port/path, never with credentials.
+  std::string str() const;
+};
+// nullopt with `error` set when the text is not an absolute http(s)/ws(s) URL.
+std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr);
+
+// ---- Retry policy ----------------------------------------------------------------------------
+
+// Exponential backoff with full jitter: attempt n (1-based) waits uniform(0, min(max, initial*2^(n-1))).
+class Backoff {
+ public:
+  Backoff(std::int64_t initial_ms, std::int64_t max_ms, std::uint64_t seed);
+  std::int64_t delay_ms(std::int64_t attempt);
+  std::int64_t cap_ms(std::int64_t attempt) const;
+
+ private:
+  std::int64_t initial_ms_, max_ms_;
+  std::mt19937_64 rng_;
+};
+
+// Retry-After: delta seconds ("120") or an HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"),
+// relative to `now_wall_ms`. nullopt when absent or unparseable; negative results clamp to 0.
+std::optional<std::int64_t> parse_retry_after_ms(std::string_view value, std::int64_t now_wall_ms);
+
+// application/x-www-form-urlencoded component.
+std::string form_encode(std::string_view s);
+// JSON string literal (with quotes).
+std::string json_quote(std::string_view s);
+// Config tree -> JSON text (scalars: true/false/null/numbers as such, the rest as strings).
+std::string config_to_json(const ConfigNode& n);
+
+// Token endpoint answer: {"access_token": "...", "expires_in": 1800, "scope": "a b"}.
+struct TokenResponse {
+  std::string access_token;
+  std::int64_t expires_in_s = 0;
+  std::optional<std::string> scope;
+};
+std::optional<TokenResponse> parse_token_response(std::string_view body, std::string& error);
+// Subscription answer: {"id": "..."}.
+std::optional<std::string> parse_subscription_id(std::string_view body, std::string& error);
+// The server's message in an error body ({"message": ...} or {"error_description": ...} or
+// {"error": ...}), else the body itself, shortened.
+std::string server_message(std::string_view body);
+
+// ---- Counters (atomic; shared by the strand and the network thread) ----------------------
+
+enum class Malformed { invalid_json, not_an_object, missing_timestamp, bad_timestamp, invalid_number, wrong_type, missing_field };
+inline constexpr int kMalformedReasons = 7;
+const char* malformed_name(Malformed m) noexcept;
+
+enum class Cause { network, server_close, token_expired, unknown_subscription, message_too_large, ping_timeout, http_error, tls };
+inline constexpr int kCauses = 8;
+const char* cause_name(Cause c) noexcept;
+
+struct Counters {
+  explicit Counters(Setup& s);
+  Counter& connections;
+  Counter& reconnects;
+  Counter* reconnects_by[kCauses];
+  Counter& events;
+  Counter& frames;
+  Counter& bytes;
+  Counter& malformed;
+  Counter* malformed_by[kMalformedReasons];
+  Counter& too_large;
+  Counter& dropped_full;
+  Counter& dead_lettered;
+  Counter& token_requests;
+  Counter& subscriptions;
+  Counter& http_retries;
+  Counter& last_event_time_ms;
+  Counter& paused;
+};
+
+// ---- Hand-off between the network thread and the strand -----------------------------------
+
+class Handoff {
+ public:
+  std::mutex m;
+  Batch slot;               // guarded by m
+  bool slot_full = false;   // guarded by m
+  bool stopped = false;     // guarded by m: set by stop(), after which deliver() is a no-op
+  std::atomic<bool> paused{false};  // the pipeline is full (set/cleared on the strand)
+};
+
+// ---- Frames -> events ------------------------------------------------------------------------
+
+// Decodes WebSocket text frames into events (one object per frame, or an array of objects),
+// validates them (required fields, value types of the normalized fields), counts and skips the
+// bad ones, with a rate-limited warning and an optional dead-letter JSONL file. Runs on the
+// network thread; logs through `log` (which must be thread-safe: it posts to the strand).
+class FrameDecoder {
+ public:
+  using LogFn = std::function<void(LogLevel, std::string)>;
+  FrameDecoder(const Config& cfg, const FieldTable& fields, Counters& counters, LogFn log,
+               std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms);
+  ~FrameDecoder();
+  // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends valid
+  // events to `out` unless `drop` is true (then they are counted as dropped_full).
+  void decode(std::string_view frame, std::vector<Event>& out, bool drop);
+  void flush();
+
+ private:
+  bool validate(const Event& e, Malformed& why, std::string& detail) const;
+  void reject(Malformed why, std::string_view text, const std::string& detail);
+  void accept(Event&& e, std::vector<Event>& out, bool drop);
+
+  const Config& cfg_;
+  Counters& c_;
+  LogFn log_;
+  std::function<std::int64_t()> steady_ms_, wall_ms_;
+  JsonEventDecoder dec_;
+  struct Typed {
+    FieldId id;
+    bool number;  // else string
+    std::string name;
+  };
+  std::vector<Typed> typed_;
+  std::vector<std::pair<FieldId, std::string>> required_;
+  std::vector<char> padded_;  // array elements, copied with padding
+  std::FILE* dead_ = nullptr;
+  std::int64_t last_warn_ms_ = 0;
+  bool warned_ = false;
+  std::uint64_t suppressed_ = 0;
+};
+
+// ---- Network side ------------------------------------------------------------------------
+
+// Everything the network thread needs from the strand side, all thread-safe.
+struct NetHooks {
+  std::function<void(LogLevel, std::string)> log;  // posts to the strand
+  std::function<void(std::string)> fail;           // posts ctx.fail
+  std::function<void()> deliver;                   // posts deliver() to the strand
+};
+
+class Network {
+ public:
+  virtual ~Network() = default;
+  virtual void start() = 0;
+  // Closes the connection and joins the thread. Afterwards take_pending() returns what was
+  // decoded but not handed off.
+  virtual void stop() = 0;
+  // Thread-safe: the slot was emptied or the pipeline has room again; re-check the gates.
+  virtual void wake() = 0;
+  virtual std::vector<Event> take_pending() = 0;
+};
+
+std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
+                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock& clock);
+
+}  // namespace cxflow::cxone

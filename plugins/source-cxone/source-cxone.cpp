@@ -1,0 +1,152 @@
+// source-cxone, strand side: start/stop, the hand-off from the network thread, backpressure,
+// watermarks and the idle watermark.
+#include "source-cxone.hpp"
+
+#include <algorithm>
+
+#include "internal.hpp"
+
+namespace cxflow::cxone {
+
+CxoneSource::CxoneSource(const Config& config, Setup& setup)
+    : cfg_(config), counters_(std::make_shared<Counters>(setup)), handoff_(std::make_shared<Handoff>()) {
+  // Required fields must survive the projection even if no other component reads them.
+  for (const auto& f : cfg_.required_fields) setup.field(f);
+}
+
+CxoneSource::~CxoneSource() {
+  if (net_) net_->stop();
+}
+
+void CxoneSource::start(SourceContext& ctx) {
+  ctx_ = &ctx;
+  SourceContext* c = &ctx;
+  std::shared_ptr<Handoff> h = handoff_;
+  NetHooks hooks;
+  hooks.log = [c](LogLevel level, std::string m) { c->post([c, level, m = std::move(m)] { c->log(level, m); }); };
+  hooks.fail = [c](std::string m) { c->post([c, m = std::move(m)] { c->fail(m); }); };
+  hooks.deliver = [this, c, h] {
+    c->post([this, h] {
+      {
+        std::lock_guard<std::mutex> lock(h->m);
+        if (h->stopped) return;
+      }
+      deliver();
+    });
+  };
+  net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock());
+  last_event_steady_ms_ = ctx.clock().steady_ms();
+  if (cfg_.idle_timeout.ms > 0) {
+    idle_timer_ = ctx.start_timer(cfg_.idle_timeout.ms, [this] { idle_check(); });
+    idle_armed_ = true;
+  }
+  net_->start();
+}
+
+void CxoneSource::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (idle_armed_ && ctx_ != nullptr) ctx_->cancel_timer(idle_timer_);
+  idle_armed_ = false;
+  if (!net_) return;
+  net_->stop();  // closes the connection and joins the network thread
+  Batch slot;
+  {
+    std::lock_guard<std::mutex> lock(handoff_->m);
+    handoff_->stopped = true;
+    if (handoff_->slot_full) slot = std::move(handoff_->slot);
+    handoff_->slot_full = false;
+  }
+  // Everything accepted is emitted, oldest first, whatever the backpressure.
+  if (!slot.events.empty()) emit(slot);
+  Batch rest;
+  rest.events = net_->take_pending();
+  if (!rest.events.empty()) emit(rest);
+}
+
+void CxoneSource::deliver() {
+  if (stopped_ || handoff_->paused.load()) return;  // on_ready() delivers once there is room
+  Batch b;
+  {
+    std::lock_guard<std::mutex> lock(handoff_->m);
+    if (!handoff_->slot_full) return;
+    b = std::move(handoff_->slot);
+    handoff_->slot = Batch{};
+    handoff_->slot_full = false;
+  }
+  net_->wake();
+  emit(b);
+}
+
+void CxoneSource::on_ready() {
+  waiting_ready_ = false;
+  if (stopped_) return;
+  handoff_->paused = false;
+  deliver();
+  if (!handoff_->paused.load()) net_->wake();
+}
+
+void CxoneSource::emit(Batch& b) {
+  for (const Event& e : b.events) max_time_ms_ = std::max(max_time_ms_, e.time_ms);
+  if (!b.events.empty()) last_event_steady_ms_ = ctx_->clock().steady_ms();
+  if (max_time_ms_ != kNoWatermark) {
+    const std::int64_t wm = max_time_ms_ - cfg_.max_out_of_order.ms;
+    if (last_watermark_ == kNoWatermark || wm > last_watermark_) {
+      b.watermark_ms = wm;
+      last_watermark_ = wm;
+    }
+  }
+  if (b.empty()) return;
+  if (!ctx_->emit(std::move(b)) && !stopped_) {
+    handoff_->paused = true;
+    counters_->paused.add();
+    if (!waiting_ready_) {
+      waiting_ready_ = true;
+      std::shared_ptr<Handoff> h = handoff_;
+      ctx_->when_ready([this, h] {
+        {
+          std::lock_guard<std::mutex> lock(h->m);
+          if (h->stopped) return;
+        }
+        on_ready();
+      });
+    }
+  }
+}
+
+// A live stream with no input (and not held back by backpressure) for idle_timeout advances
+// the watermark to the wall clock minus max_out_of_order, so windows close in quiet periods.
+void CxoneSource::idle_check() {
+  idle_armed_ = false;
+  if (stopped_) return;
+  const std::int64_t now = ctx_->clock().steady_ms();
+  const std::int64_t quiet = now - last_event_steady_ms_;
+  if (quiet >= cfg_.idle_timeout.ms && !handoff_->paused.load()) {
+    const std::int64_t wm = ctx_->clock().wall_ms() - cfg_.max_out_of_order.ms;
+    if (last_watermark_ == kNoWatermark || wm > last_watermark_) {
+      Batch b;
+      b.watermark_ms = wm;
+      last_watermark_ = wm;
+      if (!ctx_->emit(std::move(b))) {
+        handoff_->paused = true;
+        counters_->paused.add();
+        if (!waiting_ready_) {
+          waiting_ready_ = true;
+          std::shared_ptr<Handoff> h = handoff_;
+          ctx_->when_ready([this, h] {
+            {
+              std::lock_guard<std::mutex> lock(h->m);
+              if (h->stopped) return;
+            }
+            on_ready();
+          });
+        }
+      }
+    }
+  }
+  const std::int64_t next = quiet >= cfg_.idle_timeout.ms ? cfg_.idle_timeout.ms : cfg_.idle_timeout.ms - quiet;
+  idle_timer_ = ctx_->start_timer(next, [this] { idle_check(); });
+  idle_armed_ = true;
+}
+
+}  // namespace cxflow::cxone
