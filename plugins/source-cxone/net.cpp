@@ -227,6 +227,10 @@ class NetImpl final : public Network {
   template <class Stream>
   asio::awaitable<HttpResult> exchange(Stream& s, const Url& u, http::request<http::string_body>& req) {
     HttpResult r;
+    if (stopping_) {
+      r.error = "stopping";
+      co_return r;
+    }
     auto& tcp_layer = beast::get_lowest_layer(s);
     close_current_ = [&tcp_layer] { tcp_layer.close(); };
     struct Clear {
@@ -402,6 +406,7 @@ class NetImpl final : public Network {
   template <class Ws>
   asio::awaitable<Outcome> websocket_session() {
     Outcome o;
+    if (stopping_) co_return stopped_outcome();
     const Url& u = events_url_;
     const std::string what = "WebSocket " + u.str();
     std::shared_ptr<Ws> ws;

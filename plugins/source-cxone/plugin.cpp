@@ -129,7 +129,7 @@ struct Plugin {
         .def("2s")
         .min(0);
     s.key("idle_timeout", &Config::idle_timeout,
-          "No events (and no backpressure) for this long: the watermark advances to the wall clock minus "
+          "Once events have arrived: no events (and no backpressure) for this long advances the watermark to the wall clock minus "
           "max_out_of_order so windows close in quiet periods. 0s disables")
         .def("60s")
         .min(0);

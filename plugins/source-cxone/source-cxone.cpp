@@ -36,10 +36,7 @@ void CxoneSource::start(SourceContext& ctx) {
   };
   net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock());
   last_event_steady_ms_ = ctx.clock().steady_ms();
-  if (cfg_.idle_timeout.ms > 0) {
-    idle_timer_ = ctx.start_timer(cfg_.idle_timeout.ms, [this] { idle_check(); });
-    idle_armed_ = true;
-  }
+  // The idle timer starts with the first events: before any, the stream has no time to advance.
   net_->start();
 }
 
@@ -88,7 +85,14 @@ void CxoneSource::on_ready() {
 
 void CxoneSource::emit(Batch& b) {
   for (const Event& e : b.events) max_time_ms_ = std::max(max_time_ms_, e.time_ms);
-  if (!b.events.empty()) last_event_steady_ms_ = ctx_->clock().steady_ms();
+  if (!b.events.empty()) {
+    last_event_steady_ms_ = ctx_->clock().steady_ms();
+    if (!idle_armed_ && !idle_started_ && cfg_.idle_timeout.ms > 0 && !stopped_) {
+      idle_started_ = true;
+      idle_timer_ = ctx_->start_timer(cfg_.idle_timeout.ms, [this] { idle_check(); });
+      idle_armed_ = true;
+    }
+  }
   if (max_time_ms_ != kNoWatermark) {
     const std::int64_t wm = max_time_ms_ - cfg_.max_out_of_order.ms;
     if (last_watermark_ == kNoWatermark || wm > last_watermark_) {

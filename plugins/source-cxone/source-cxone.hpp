@@ -109,6 +109,7 @@ class CxoneSource final : public Source {
   std::int64_t last_event_steady_ms_ = 0;
   TimerId idle_timer_ = 0;
   bool idle_armed_ = false;
+  bool idle_started_ = false;
 };
 
 }  // namespace cxflow::cxone
