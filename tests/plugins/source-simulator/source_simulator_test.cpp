@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -513,6 +515,21 @@ TEST(SourceSimulator, ExampleConfigWorks) {
   auto h = Harness::load(kPlugin, api.example());
   const auto events = run_to_end(h);
   EXPECT_GT(events.size(), 1000u);
+}
+
+// Not a test: a measurement. Run with --gtest_also_run_disabled_tests --gtest_filter=*Throughput*.
+TEST(SourceSimulator, DISABLED_Throughput) {
+  auto h = Harness::load(kPlugin, "seed: 1\nduration: 1000h\n");
+  h.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::size_t total = 0;
+  while (!h.ended()) {
+    total += h.run(4096);
+    h.take();  // dropped; the harness keeps output until taken
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("source-simulator: %zu events in %.3f s = %.2f M events/s (default center, speed max, one core)\n", total, s,
+              static_cast<double>(total) / s / 1e6);
 }
 
 TEST(SourceSimulator, ConfigErrorsNameTheKey) {
