@@ -1,6 +1,7 @@
 // sink-sqlite inside the real cxflow binary: several sinks on one database file, a locked
 // database failing the pipeline with a non-zero exit, validate not touching the disk.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -111,4 +112,32 @@ TEST(SinkSqliteRun, StartErrorNamesThePath) {
   auto r = run_cxflow("run", y);
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.err, "cannot open SQLite database '" + db.string() + "'")) << r.err;
+}
+
+TEST(SinkSqliteRun, KillDashNineLeavesWholeCommitsAndAnIntactDatabase) {
+  TempDir d;
+  const auto db = d / "crash.db";
+  // Every source batch (10 rows) arrives with a watermark, so every commit holds whole batches.
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
+                                   "sinks:\n" +
+                                       sink("out", db, "t", "    key: [seq]\n    commit_interval: 1h\n    max_batch_rows: 100000\n"));
+  Child child({cxflow_bin(), "run", y.string(), "--no-status", "--plugin-dir", plugin_dir(), "--plugin-dir", kTestPlugins},
+              d.path());
+  ASSERT_TRUE(wait_for(
+      [&] {
+        try {
+          return std::stoll("0" + sqlite_scalar(db, "SELECT count(*) FROM t")) >= 500;
+        } catch (const std::exception&) {
+          return false;  // not created yet
+        }
+      },
+      std::chrono::seconds(60)))
+      << child.err();
+  child.signal(SIGKILL);
+  ASSERT_TRUE(child.wait(std::chrono::seconds(30)).has_value());
+  EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
+  const auto rows = std::stoll(sqlite_scalar(db, "SELECT count(*) FROM t"));
+  EXPECT_GE(rows, 500);
+  EXPECT_EQ(rows % 10, 0) << "a commit is never partial";
+  EXPECT_EQ(sqlite_scalar(db, "SELECT max(seq) + 1 FROM t"), std::to_string(rows)) << "no gaps: commits land in order";
 }

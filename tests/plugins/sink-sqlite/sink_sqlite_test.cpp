@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "process.hpp"
-#include "testing/harness.hpp"
+#include "cxflow/testing.hpp"
 
 using cxflow::Event;
 using cxflow::Value;
@@ -469,6 +469,21 @@ TEST(SinkSqlite, ReadOnlyFolderIsAClearError) {
   ::chmod(dir.c_str(), 0755);
   EXPECT_TRUE(contains(err, "cannot open SQLite database '" + (dir / "a.db").string() + "'")) << err;
   EXPECT_TRUE(contains(err, "is not writable")) << err;
+}
+
+TEST(SinkSqlite, ReadOnlyDatabaseFileIsAClearError) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores file permissions";
+  TempDir d;
+  const auto db = d / "a.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec("CREATE TABLE t (a)"), SQLITE_OK);
+  }
+  ::chmod(db.c_str(), 0444);
+  auto h = Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: t\ncolumns: {a: b}\n");
+  const std::string err = start_error(h);
+  EXPECT_TRUE(contains(err, "SQLite database '" + db.string() + "'")) << err;
+  EXPECT_TRUE(contains(err, "the file is not writable")) << err;
 }
 
 TEST(SinkSqlite, UnwritableLocationIsAClearErrorEvenForRoot) {
