@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "testing/harness.hpp"
+#include "cxflow/testing.hpp"
 
 using cxflow::Event;
 using cxflow::Value;
