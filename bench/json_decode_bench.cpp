@@ -4,8 +4,11 @@
 // times a bare simdjson On-Demand walk of the same lines (every key visited, the five fields the
 // pipeline uses read, nothing stored): the decoder's overhead is the difference.
 //
-// Each measurement runs 3 passes over the lines and reports the median pass.
+// Each measurement runs 3 passes over the lines and reports the median pass, by wall time and by
+// the thread's CPU time (on a shared machine the CPU-time rate is the one to compare: it does not
+// count the time the thread waited for a core).
 #include <simdjson.h>
+#include <time.h>
 
 #include <algorithm>
 #include <charconv>
@@ -45,21 +48,34 @@ Lines make_lines(std::size_t n, std::uint64_t seed) {
   return l;
 }
 
-// Runs `pass` 3 times; returns the median seconds.
-double median_pass(const std::function<std::uint64_t()>& pass, std::uint64_t& check) {
-  std::vector<double> t;
-  for (int i = 0; i < 3; ++i) {
-    const auto t0 = Clock::now();
-    check += pass();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[1];
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-void report(const char* what, std::size_t n, std::size_t bytes, double secs) {
-  std::printf("%-46s %8.2f M events/s  %7.1f MB/s  (%zu events, %.3f s/pass)\n", what, static_cast<double>(n) / secs / 1e6,
-              static_cast<double>(bytes) / secs / 1e6, n, secs);
+struct Timing {
+  double wall_s, cpu_s;
+};
+
+// Runs `pass` 3 times; returns the median wall and the median CPU seconds.
+Timing median_pass(const std::function<std::uint64_t()>& pass, std::uint64_t& check) {
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = Clock::now();
+    const double c0 = thread_cpu_s();
+    check += pass();
+    cpu.push_back(thread_cpu_s() - c0);
+    wall.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  return {wall[1], cpu[1]};
+}
+
+void report(const char* what, std::size_t n, std::size_t bytes, Timing t) {
+  std::printf("%-46s %6.2f M/s wall %6.2f M/s CPU %7.0f MB/s CPU\n", what, static_cast<double>(n) / t.wall_s / 1e6,
+              static_cast<double>(n) / t.cpu_s / 1e6, static_cast<double>(bytes) / t.cpu_s / 1e6);
 }
 
 namespace od = simdjson::ondemand;
@@ -188,6 +204,7 @@ int main(int argc, char** argv) {
            n, bytes, median_pass([&] { return decode_all(lines, dec, true, errors); }, check));
   }
   if (errors) std::printf("decode errors: %llu (unexpected)\n", static_cast<unsigned long long>(errors));
-  std::printf("target: >= 1.5 M events/s for the 5-field decode (checksum %llu)\n", static_cast<unsigned long long>(check));
+  std::printf("target: >= 1.5 M events/s for the 5-field decode_padded (checksum %llu)\n",
+              static_cast<unsigned long long>(check));
   return errors ? 1 : 0;
 }
