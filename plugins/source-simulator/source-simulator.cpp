@@ -169,6 +169,8 @@ std::string check_scenario_step(const ScenarioStepConfig& s) {
 
 std::string resolve_model(const Config& cfg, Model& m) {
   m = Model{};
+  std::vector<std::string> errors;  // every problem, not just the first
+  auto error = [&](std::string msg) { errors.push_back(std::move(msg)); };
   // speed
   if (cfg.speed == "max") {
     m.speed_factor = 0;
@@ -178,39 +180,38 @@ std::string resolve_model(const Config& cfg, Model& m) {
     const char* e = b + cfg.speed.size();
     auto r = std::from_chars(b, e, f);
     if (r.ec != std::errc{} || r.ptr != e || !(f > 0) || !std::isfinite(f))
-      return "speed: expected 'max' or a positive factor (1 = real time, 60 = one simulated minute per second), found '" +
-             cfg.speed + "'";
-    m.speed_factor = f;
+      error("speed: expected 'max' or a positive factor (1 = real time, 60 = one simulated minute per second), found '" +
+            cfg.speed + "'");
+    else m.speed_factor = f;
   }
   // start time
   if (cfg.start_time != "now") {
-    auto t = parse_iso8601_ms(cfg.start_time);
-    if (!t)
-      return "start_time: expected an ISO 8601 time with a zone (e.g. 2026-01-05T08:00:00Z) or 'now', found '" +
-             cfg.start_time + "'";
-    m.start_ms = *t;
+    if (auto t = parse_iso8601_ms(cfg.start_time)) m.start_ms = *t;
+    else
+      error("start_time: expected an ISO 8601 time with a zone (e.g. 2026-01-05T08:00:00Z) or 'now', found '" +
+            cfg.start_time + "'");
   }
   // event types
-  if (cfg.event_types.empty()) return "event_types: list at least one of interaction, agent, queue";
+  if (cfg.event_types.empty()) error("event_types: list at least one of interaction, agent, queue");
   m.emit_interaction = m.emit_agent = m.emit_queue = false;
   const std::vector<std::string> types{"interaction", "agent", "queue"};
   for (const auto& t : cfg.event_types) {
     if (t == "interaction") m.emit_interaction = true;
     else if (t == "agent") m.emit_agent = true;
     else if (t == "queue") m.emit_queue = true;
-    else return "event_types: unknown event type '" + t + "'; expected interaction, agent or queue" + did_you_mean(t, types);
+    else error("event_types: unknown event type '" + t + "'; expected interaction, agent or queue" + did_you_mean(t, types));
   }
   // arrival curve
-  if (!cfg.arrival_curve.empty()) {
-    if (cfg.arrival_curve.size() != 24)
-      return "arrival_curve: expected 24 hourly multipliers (hours 0..23 of the simulated UTC day), found " +
-             std::to_string(cfg.arrival_curve.size());
-    for (std::size_t i = 0; i < 24; ++i) {
+  if (!cfg.arrival_curve.empty() && cfg.arrival_curve.size() != 24) {
+    error("arrival_curve: expected 24 hourly multipliers (hours 0..23 of the simulated UTC day), found " +
+          std::to_string(cfg.arrival_curve.size()));
+  } else {
+    for (std::size_t i = 0; i < cfg.arrival_curve.size(); ++i) {
       const std::string& s = cfg.arrival_curve[i];
       double v = -1;
       auto r = std::from_chars(s.data(), s.data() + s.size(), v);
       if (r.ec != std::errc{} || r.ptr != s.data() + s.size() || !(v >= 0) || !std::isfinite(v))
-        return "arrival_curve[" + std::to_string(i) + "]: expected a non-negative number, found '" + s + "'";
+        error("arrival_curve[" + std::to_string(i) + "]: expected a non-negative number, found '" + s + "'");
       m.arrival_curve.push_back(v);
     }
   }
@@ -220,9 +221,9 @@ std::string resolve_model(const Config& cfg, Model& m) {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < queues.size(); ++i) {
     const auto& q = queues[i];
-    if (q.name.empty()) return "queues[" + std::to_string(i) + "].name: must not be empty";
-    if (std::find(names.begin(), names.end(), q.name) != names.end())
-      return "queues[" + std::to_string(i) + "].name: duplicate queue name '" + q.name + "'";
+    if (q.name.empty()) error("queues[" + std::to_string(i) + "].name: must not be empty");
+    else if (std::find(names.begin(), names.end(), q.name) != names.end())
+      error("queues[" + std::to_string(i) + "].name: duplicate queue name '" + q.name + "'");
     names.push_back(q.name);
     ModelQueue mq;
     mq.name = q.name;
@@ -258,15 +259,15 @@ std::string resolve_model(const Config& cfg, Model& m) {
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const auto& g = groups[i];
     const std::string where = "agents[" + std::to_string(i) + "]";
-    if (g.name.empty()) return where + ".name: must not be empty";
-    if (std::find(group_names.begin(), group_names.end(), g.name) != group_names.end())
-      return where + ".name: duplicate agent group name '" + g.name + "'";
+    if (g.name.empty()) error(where + ".name: must not be empty");
+    else if (std::find(group_names.begin(), group_names.end(), g.name) != group_names.end())
+      error(where + ".name: duplicate agent group name '" + g.name + "'");
     group_names.push_back(g.name);
     ModelGroup mg;
     mg.name = g.name;
     mg.prefix = g.prefix.empty() ? g.name : g.prefix;
     if (std::find(prefixes.begin(), prefixes.end(), mg.prefix) != prefixes.end())
-      return where + ".prefix: '" + mg.prefix + "' is already used by another group, so agent ids would collide";
+      error(where + ".prefix: '" + mg.prefix + "' is already used by another group, so agent ids would collide");
     prefixes.push_back(mg.prefix);
     mg.count = g.count;
     if (g.queues.empty()) {
@@ -275,8 +276,8 @@ std::string resolve_model(const Config& cfg, Model& m) {
       for (const auto& qn : g.queues) {
         const int qi = queue_index(qn);
         if (qi < 0)
-          return where + ".queues: unknown queue '" + qn + "' (queues: " + join(names) + ")" + did_you_mean(qn, names);
-        if (std::find(mg.queues.begin(), mg.queues.end(), static_cast<std::uint32_t>(qi)) == mg.queues.end())
+          error(where + ".queues: unknown queue '" + qn + "' (queues: " + join(names) + ")" + did_you_mean(qn, names));
+        else if (std::find(mg.queues.begin(), mg.queues.end(), static_cast<std::uint32_t>(qi)) == mg.queues.end())
           mg.queues.push_back(static_cast<std::uint32_t>(qi));
       }
     }
@@ -286,7 +287,10 @@ std::string resolve_model(const Config& cfg, Model& m) {
   for (std::size_t i = 0; i < cfg.scenario.size(); ++i) {
     const auto& s = cfg.scenario[i];
     const std::string where = "scenario[" + std::to_string(i) + "]";
-    if (std::string msg = check_scenario_step(s); !msg.empty()) return where + ": " + msg;
+    if (std::string msg = check_scenario_step(s); !msg.empty()) {
+      error(where + ": " + msg);
+      continue;
+    }
     ModelStep ms;
     ms.at_ms = s.at.ms;
     ms.arrivals = s.arrivals;
@@ -295,20 +299,22 @@ std::string resolve_model(const Config& cfg, Model& m) {
     if (!s.queue.empty()) {
       ms.queue = queue_index(s.queue);
       if (ms.queue < 0)
-        return where + ".queue: unknown queue '" + s.queue + "' (queues: " + join(names) + ")" + did_you_mean(s.queue, names);
+        error(where + ".queue: unknown queue '" + s.queue + "' (queues: " + join(names) + ")" + did_you_mean(s.queue, names));
     }
     if (!s.group.empty()) {
       auto it = std::find(group_names.begin(), group_names.end(), s.group);
       if (it == group_names.end())
-        return where + ".group: unknown agent group '" + s.group + "' (groups: " + join(group_names) + ")" +
-               did_you_mean(s.group, group_names);
-      ms.group = static_cast<int>(it - group_names.begin());
+        error(where + ".group: unknown agent group '" + s.group + "' (groups: " + join(group_names) + ")" +
+              did_you_mean(s.group, group_names));
+      else ms.group = static_cast<int>(it - group_names.begin());
     }
-    if (ms.login > 0 && m.groups.empty()) return where + ".login: there is no agent group to log agents into";
+    if (ms.login > 0 && m.groups.empty()) error(where + ".login: there is no agent group to log agents into");
     m.steps.push_back(ms);
   }
   std::stable_sort(m.steps.begin(), m.steps.end(), [](const ModelStep& a, const ModelStep& b) { return a.at_ms < b.at_ms; });
-  return {};
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+  return all;
 }
 
 // ---- The simulation -----------------------------------------------------------------------------

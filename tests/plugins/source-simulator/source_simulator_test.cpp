@@ -566,6 +566,10 @@ TEST(SourceSimulator, ConfigErrorsNameTheKey) {
   // A negative rate names the key path.
   EXPECT_NE(config_error_text("queues: [{name: a, arrivals_per_hour: -5}]\n").find("queues[0].arrivals_per_hour"), std::string::npos);
   EXPECT_EQ(config_error_text(""), "");
+  // Problems across keys are reported together, not one per attempt.
+  const std::string both = config_error_text("speed: fast\nagents: [{name: t, queues: [nope]}]\n");
+  EXPECT_NE(both.find("speed:"), std::string::npos) << both;
+  EXPECT_NE(both.find("agents[0].queues: unknown queue 'nope'"), std::string::npos) << both;
 }
 
 }  // namespace
