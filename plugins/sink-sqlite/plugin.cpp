@@ -18,11 +18,11 @@ struct Plugin {
       "path: cxone_analytics.db\n"
       "table: queue_snapshots\n"
       "columns:\n"
-      "  window_end: $event_time\n"
+      "  window_start: $event_time\n"
       "  queue: {field: metadata.queue, type: text, default: ''}\n"
       "  contacts: {field: contacts, type: integer}\n"
       "  avg_wait_time: {field: avg_wait_time, type: real}\n"
-      "key: [window_end, queue]\n";
+      "key: [window_start, queue]\n";
   using Config = ::Config;
   using Instance = cxflow::sqlite_sink::SqliteSink;
 
@@ -42,12 +42,12 @@ struct Plugin {
           "is the declared SQL type; `default` replaces a missing or null field. Special fields: $event_time "
           "(the event time as ISO 8601 text, e.g. 2026-01-01T00:01:00.000Z) and $event_time_ms (ms since the epoch)")
         .required()
-        .example("{window_end: $event_time, queue: metadata.queue, contacts: {field: contacts, type: integer}}");
+        .example("{window_start: $event_time, queue: metadata.queue, contacts: {field: contacts, type: integer}}");
     s.key("key", &Config::key,
           "Upsert key: column names (each listed under columns). A row whose key already exists updates the other "
           "columns (INSERT ... ON CONFLICT DO UPDATE), so re-writing a window never duplicates it. Default: none, "
           "plain inserts")
-        .example("[window_end, queue]");
+        .example("[window_start, queue]");
     s.key("create", &Config::create,
           "Create the table if it does not exist (CREATE TABLE IF NOT EXISTS, with UNIQUE(key) and the key columns "
           "NOT NULL). An existing table must have the configured columns either way")

@@ -168,6 +168,9 @@ std::string error_hint(int rc, const std::string& path) {
     case SQLITE_READONLY:
       return "the database is read-only: " + path_hint(path);
     case SQLITE_CANTOPEN: return path_hint(path);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return "another connection held the write lock longer than busy_timeout and lock_retries allow";
     case SQLITE_FULL: return "the disk is full";
     case SQLITE_CORRUPT:
       return "the database file is corrupt: restore it from a backup or point 'path' at a new file";
