@@ -85,9 +85,10 @@ struct Webhook::Impl {
   WebhookCounters counters;
   LogQueue& logs;
 
+  // Declared before io: pending coroutine frames (holding TLS streams) die with io, before the context.
+  std::unique_ptr<asio::ssl::context> tls;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::unique_ptr<asio::ssl::context> tls;
   std::thread thread;
 
   std::mutex mutex;
