@@ -9,6 +9,7 @@ namespace cxflow::host {
 namespace {
 
 std::string type_text(const KeyInfo& k) {
+  if (!k.type_name.empty()) return k.type_name;
   std::string t = key_type_name(k.type);
   if (k.type == KeyType::Enum) {
     t = "one of ";
@@ -48,7 +49,7 @@ nlohmann::json keys_json(const std::vector<KeyInfo>& keys) {
   for (const auto& k : keys) {
     nlohmann::json j;
     j["name"] = k.name;
-    j["type"] = key_type_name(k.type);
+    j["type"] = k.type_name.empty() ? std::string(key_type_name(k.type)) : k.type_name;
     j["description"] = k.description;
     j["required"] = k.required;
     j["secret"] = k.secret;

@@ -90,6 +90,9 @@ ConfigNode convert(const YAML::Node& n, const std::string& file, const EnvLookup
       break;
     case YAML::NodeType::Scalar: {
       out.kind = ConfigNode::Kind::Scalar;
+      // A quoted scalar's mark is its opening quote; point at the content, so columns computed
+      // inside the value (a condition, an expression) land on the right character.
+      if (n.Tag() == "!" && out.pos.column > 0) out.pos.column += 1;
       std::string error;
       if (!expand_env(n.Scalar(), env, out.scalar, error)) errors.push_back(ConfigError{out.pos, "", error});
       break;

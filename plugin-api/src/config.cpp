@@ -325,6 +325,23 @@ bool convert(const ConfigNode& n, ConfigNode& out, const BindContext&, bool) {
   return true;
 }
 
+ConfigNode default_node(const std::string& text, const SourcePos& pos) {
+  const std::string_view t = trim(text);
+  if (t.size() < 2 || t.front() != '[' || t.back() != ']') return ConfigNode::make_scalar(text, pos);
+  ConfigNode seq = ConfigNode::make_sequence(pos);
+  std::string_view body = t.substr(1, t.size() - 2);
+  while (!trim(body).empty()) {
+    const std::size_t comma = body.find(',');
+    std::string_view item = trim(body.substr(0, comma));
+    if (item.size() >= 2 && (item.front() == '"' || item.front() == '\'') && item.back() == item.front())
+      item = item.substr(1, item.size() - 2);
+    seq.push(ConfigNode::make_scalar(std::string(item), pos));
+    if (comma == std::string_view::npos) break;
+    body.remove_prefix(comma + 1);
+  }
+  return seq;
+}
+
 void check_keys(const ConfigNode& map, const std::vector<std::string>& allowed, const BindContext& cx) {
   std::set<std::string> seen;
   for (std::size_t i = 0; i < map.keys.size(); ++i) {

@@ -14,7 +14,7 @@ struct Plugin {
   static constexpr const char* description =
       "Replays newline-delimited JSON events from a file, as fast as possible or paced by their event times";
   static constexpr const char* example =
-      "path: recorded/cxone-2026-01-05.jsonl\n"
+      "path: ${CXFLOW_REPLAY_FILE:-/dev/null}   # newline-delimited JSON events\n"
       "speed: max\n";
   using Config = ::Config;
   using Instance = cxflow::replay::ReplaySource;

@@ -246,7 +246,7 @@ TEST(Env, ErrorsCarryThePositionAndValuesCannotInjectYaml) {
   std::vector<ConfigError> errors;
   ConfigNode n = host::parse_yaml("a: 1\nb: \"${CX_MISSING}\"\nc: ${CX_INJECT}\n", "p.yaml", env, errors);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].pos.str(), "p.yaml:2:4");
+  EXPECT_EQ(errors[0].pos.str(), "p.yaml:2:5");  // the value inside the quotes
   ASSERT_NE(n.find("c"), nullptr);
   EXPECT_EQ(n.find("c")->scalar, "x\nplugin: evil");
   EXPECT_EQ(n.find("plugin"), nullptr);

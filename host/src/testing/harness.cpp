@@ -263,13 +263,15 @@ void Harness::run_ready() {
   }
 }
 
-std::size_t Harness::run(std::size_t max_events) {
+std::size_t Harness::run(std::size_t max_events, std::int64_t max_advance_ms) {
   const std::size_t start = impl_->emitted;
+  const std::int64_t clock_limit = impl_->fake_clock.steady_ms() + max_advance_ms;
   while (!impl_->ended_flag && impl_->emitted - start < max_events && impl_->failure_text.empty()) {
     if (impl_->run_one_ready()) continue;
     if (impl_->timers.empty()) break;
     const auto next = std::min_element(impl_->timers.begin(), impl_->timers.end(),
                                        [](const Timer& a, const Timer& b) { return a.due < b.due; });
+    if (next->due > clock_limit) break;
     impl_->fake_clock.advance(next->due - impl_->fake_clock.steady_ms());
   }
   return impl_->emitted - start;

@@ -67,11 +67,16 @@ class ConfigException : public std::runtime_error {
  public:
   ConfigException(SourcePos pos, std::string message)
       : std::runtime_error(message), pos_(std::move(pos)), message_(std::move(message)) {}
+  // `path`: the key path inside the component ("metrics.aht", "columns.queue").
+  ConfigException(SourcePos pos, std::string path, std::string message)
+      : std::runtime_error(message), pos_(std::move(pos)), path_(std::move(path)), message_(std::move(message)) {}
   const SourcePos& pos() const noexcept { return pos_; }
+  const std::string& path() const noexcept { return path_; }
   const std::string& message() const noexcept { return message_; }
 
  private:
   SourcePos pos_;
+  std::string path_;
   std::string message_;
 };
 
@@ -128,6 +133,7 @@ struct KeyInfo {
   std::vector<std::string> allowed;  // Enum values
   std::vector<KeyInfo> children;     // Record / RecordList keys
   std::string example;               // optional example value (YAML)
+  std::string type_name;             // shown instead of the type's name when set (keys bound as Any)
 };
 
 struct SchemaInfo {
@@ -183,6 +189,8 @@ constexpr KeyType key_type_of() {
   else if constexpr (std::is_enum_v<V>) return KeyType::Enum;
   else return KeyType::Record;
 }
+// A default as written in a schema ("60s", or "[a, b]" for a list) as a config node.
+ConfigNode default_node(const std::string& text, const SourcePos& pos);
 // Reports unknown and duplicate keys of a map against the allowed names.
 void check_keys(const ConfigNode& map, const std::vector<std::string>& allowed, const BindContext& cx);
 std::string format_range_error(const KeyInfo& k, double value, const std::string& shown);
@@ -222,6 +230,11 @@ class KeyBuilder {
   KeyBuilder& range(double lo, double hi) { return min(lo).max(hi); }
   KeyBuilder& example(std::string yaml) {
     info_.example = std::move(yaml);
+    return *this;
+  }
+  // What `plugins describe` shows as the type, for keys the plugin parses itself (ConfigNode).
+  KeyBuilder& type_name(std::string name) {
+    info_.type_name = std::move(name);
     return *this;
   }
   // Allowed values for a string key; for an enum member, the name <-> value mapping.
@@ -291,9 +304,14 @@ class Schema {
     return KeyBuilder<T, std::vector<R>>(raw->info, nullptr);
   }
 
-  // A check across keys, run after every key bound cleanly.
+  // A check across keys, run after every key bound cleanly; reported at the map.
   Schema& check(Check fn) {
-    checks_.push_back(std::move(fn));
+    checks_.push_back({std::string(), std::move(fn)});
+    return *this;
+  }
+  // The same, reported at `key`'s value (or at the map when the key is absent).
+  Schema& check(std::string key, Check fn) {
+    checks_.push_back({std::move(key), std::move(fn)});
     return *this;
   }
 
@@ -323,7 +341,7 @@ class Schema {
       BindContext kcx{errors, cx.child(e->info.name)};
       if (v == nullptr || v->is_null()) {
         if (e->info.default_text) {
-          ConfigNode d = ConfigNode::make_scalar(*e->info.default_text, map->pos);
+          const ConfigNode d = detail::default_node(*e->info.default_text, map->pos);
           e->bind(d, out, kcx);
         } else if (e->info.required) {
           kcx.error(map->pos, "missing required key '" + e->info.name + "' (" + e->info.description + ")");
@@ -333,9 +351,16 @@ class Schema {
       e->bind(*v, out, kcx);
     }
     if (errors.size() != before) return false;
-    for (const auto& c : checks_) {
-      std::string msg = c(out);
-      if (!msg.empty()) cx.error(map->pos, msg);
+    for (const auto& [key, fn] : checks_) {
+      std::string msg = fn(out);
+      if (msg.empty()) continue;
+      if (key.empty()) {
+        cx.error(map->pos, msg);
+      } else {
+        const ConfigNode* at = map->find(key);
+        BindContext kcx{errors, cx.child(key)};
+        kcx.error(at ? at->pos : map->pos, msg);
+      }
     }
     return errors.size() == before;
   }
@@ -429,7 +454,7 @@ class Schema {
   };
 
   std::vector<std::shared_ptr<const EntryBase>> entries_;
-  std::vector<Check> checks_;
+  std::vector<std::pair<std::string, Check>> checks_;
 };
 
 }  // namespace cxflow

@@ -214,7 +214,7 @@ class PluginImpl final : public PluginApi {
         return std::make_unique<TransformAdapter<Instance>>(std::move(inst));
       else return std::make_unique<SinkAdapter<Instance>>(std::move(inst));
     } catch (const ConfigException& e) {
-      errors.push_back(ConfigError{e.pos().line ? e.pos() : config.pos, "", e.message()});
+      errors.push_back(ConfigError{e.pos().line ? e.pos() : config.pos, e.path(), e.message()});
     } catch (const std::exception& e) {
       errors.push_back(ConfigError{config.pos, "", e.what()});
     } catch (...) {

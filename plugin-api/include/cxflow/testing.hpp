@@ -47,7 +47,11 @@ class EventBuilder {
   // Fields the pipeline does not use are skipped, as a source would.
   EventBuilder& set(std::string_view field, Value v);
   EventBuilder& set(std::string_view field, const char* v) { return set(field, Value(std::string(v))); }
+  EventBuilder& set(std::string_view field, std::string v) { return set(field, Value(std::move(v))); }
   EventBuilder& set(std::string_view field, int v) { return set(field, Value(static_cast<std::int64_t>(v))); }
+  EventBuilder& set(std::string_view field, std::int64_t v) { return set(field, Value(v)); }
+  EventBuilder& set(std::string_view field, double v) { return set(field, Value(v)); }
+  EventBuilder& set(std::string_view field, bool v) { return set(field, Value(v)); }
   Event build() { return std::move(e_); }
   operator Event() { return build(); }
 
@@ -94,8 +98,10 @@ class Harness {
 
   // Runs posted work and due timers; for sources, advances the fake clock to the next timer
   // when nothing else is runnable, until the source ends or `max_events` were emitted.
+  // Never advances the clock more than `max_advance_ms` in one call (a source that re-arms a
+  // timer forever, like a file follower, would otherwise never return).
   // Returns the number of events emitted during the call.
-  std::size_t run(std::size_t max_events = SIZE_MAX);
+  std::size_t run(std::size_t max_events = SIZE_MAX, std::int64_t max_advance_ms = 7 * 86'400'000LL);
   // Runs posted work and timers due now, without advancing the clock.
   void run_ready();
   // Advances the fake clock by `ms`, running timers as they fall due.
