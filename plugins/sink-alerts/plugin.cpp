@@ -124,7 +124,7 @@ Schema<WebhookConfig> webhook_schema() {
   s.key("retries", &WebhookConfig::retries,
         "Retries after a failed attempt (connection error, timeout, HTTP 408, 429 or 5xx); other 4xx fail at once")
       .def("5")
-      .range(0, 1000);
+      .range(0, 1'000'000);
   s.key("retry_backoff", &WebhookConfig::retry_backoff,
         "Wait before the first retry; doubles per retry up to max_backoff (a 429's Retry-After is honoured up to "
         "max_backoff)")

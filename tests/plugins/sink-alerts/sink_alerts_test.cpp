@@ -350,6 +350,14 @@ TEST(SinkAlerts, LogCanBeSwitchedOff) {
 
 // ---- SQLite store --------------------------------------------------------------------------
 
+bool exec_sql(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* c = nullptr;
+  const bool ok = sqlite3_open(db.c_str(), &c) == SQLITE_OK &&
+                  sqlite3_exec(c, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(c);
+  return ok;
+}
+
 TEST(SinkAlerts, StoreWritesTheSeedsAlertsTable) {
   TempDir dir;
   const auto db = dir / "a.db";
@@ -418,18 +426,11 @@ TEST(SinkAlerts, RestartKeepsTheForStreak) {
 TEST(SinkAlerts, ExistingSeedTableGetsTheExtraColumns) {
   TempDir dir;
   const auto db = dir / "seed.db";
-  {
-    sqlite3* c = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &c), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(c,
-                           "CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, metric "
-                           "TEXT NOT NULL, value REAL NOT NULL, threshold REAL NOT NULL, severity TEXT NOT NULL);"
-                           "INSERT INTO alerts (timestamp, metric, value, threshold, severity) VALUES "
-                           "('2025-12-31T00:00:00Z', 'avg_wait_time', 100, 90, 'warning')",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(c);
-  }
+  ASSERT_TRUE(exec_sql(db,
+                       "CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, metric "
+                       "TEXT NOT NULL, value REAL NOT NULL, threshold REAL NOT NULL, severity TEXT NOT NULL);"
+                       "INSERT INTO alerts (timestamp, metric, value, threshold, severity) VALUES "
+                       "('2025-12-31T00:00:00Z', 'avg_wait_time', 100, 90, 'warning')"));
   auto h = load("", "sqlite: {path: " + db.string() + "}\n");
   h.start();
   h.push({aht(h, 0, "sales", 250)});
@@ -443,7 +444,7 @@ TEST(SinkAlerts, ExistingSeedTableGetsTheExtraColumns) {
 TEST(SinkAlerts, ExistingTableWithoutAlertColumnsIsAnError) {
   TempDir dir;
   const auto db = dir / "x.db";
-  sqlite_query(db, "CREATE TABLE alerts (id INTEGER, note TEXT)");
+  ASSERT_TRUE(exec_sql(db, "CREATE TABLE alerts (id INTEGER, note TEXT)"));
   auto h = load("", "sqlite: {path: " + db.string() + "}\n");
   std::string error;
   try {
