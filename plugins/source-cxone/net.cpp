@@ -155,7 +155,12 @@ class NetImpl final : public Network {
   }
 
   void wake() override {
-    asio::post(io_, [this] { gate_.cancel(); });
+    // On the io thread the reader is suspended (in a read or at the gate), so the batch being
+    // filled can move into the freed slot now instead of after the next frame arrives.
+    asio::post(io_, [this] {
+      gate_.cancel();
+      if (!h_->paused.load()) hand_off();
+    });
   }
 
   std::vector<Event> take_pending() override { return std::exchange(current_, {}); }
@@ -458,7 +463,7 @@ class NetImpl final : public Network {
       req.set(http::field::authorization, auth);
       req.set(http::field::user_agent, "cxflow-source-cxone");
     }));
-    ws->read_message_max(cfg_.max_message_size.bytes);
+    ws->read_message_max(0);  // checked in read_loop: Beast's own check can be masked by a failed TLS teardown
     ws->control_callback([st](websocket::frame_type, beast::string_view) { st->last_rx_ms = steady_now_ms(); });
 
     websocket::response_type res;
@@ -523,14 +528,43 @@ class NetImpl final : public Network {
         ++st.pause_gen;
         st.last_rx_ms = steady_now_ms();  // the keepalive restarts after a pause
       }
-      auto [ec, n] = co_await ws.async_read(buf, use_tuple);
+      error_code ec;
+      std::size_t n = 0;
+      bool too_big = false;
+      for (;;) {  // one message, in pieces, so that its size is checked as it arrives
+        auto [rec, rn] = co_await ws.async_read_some(buf, 64 * 1024, use_tuple);
+        ec = rec;
+        n += rn;
+        if (ec || ws.is_message_done()) break;
+        if (buf.size() > cfg_.max_message_size.bytes) {
+          too_big = true;
+          break;
+        }
+      }
+      if (!ec && buf.size() > cfg_.max_message_size.bytes) too_big = true;
+      if (too_big) {
+        c_.too_large.add();
+        c_.bytes.add(n);
+        o.cause = Cause::message_too_large;
+        o.what = what + ": a message exceeded max_message_size " + format_size(cfg_.max_message_size) +
+                 "; closed with 1009";
+        asio::steady_timer guard(io_, std::chrono::milliseconds(cfg_.handshake_timeout.ms));
+        guard.async_wait([&ws](error_code gec) {
+          if (!gec) beast::get_lowest_layer(ws).close();
+        });
+        co_await ws.async_close(websocket::close_reason(websocket::close_code::too_big, "message too big"), use_tuple);
+        guard.cancel();
+        co_return o;
+      }
       if (ec) {
         if (stopping_) co_return stopped_outcome();
+        const auto& reason = ws.reason();
         if (st.dead) {
           o.cause = Cause::ping_timeout;
           o.what = what + ": no data or pong for " + format_duration(cfg_.ping_timeout) + " after a ping (dead peer)";
-        } else if (ec == websocket::error::closed) {
-          const auto& r = ws.reason();
+        } else if (ec == websocket::error::closed || reason.code != websocket::close_code::none) {
+          // A close frame arrived (the error may be a failed TLS teardown after it).
+          const auto& r = reason;
           const int code = static_cast<int>(r.code);
           o.what = what + ": server closed the connection with code " + std::to_string(code) +
                    (r.reason.empty() ? "" : " (" + std::string(r.reason.c_str()) + ")");
@@ -545,11 +579,6 @@ class NetImpl final : public Network {
           } else {
             o.cause = Cause::server_close;
           }
-        } else if (ec == websocket::error::message_too_big) {
-          c_.too_large.add();
-          o.cause = Cause::message_too_large;
-          o.what = what + ": a message exceeded max_message_size " + format_size(cfg_.max_message_size) +
-                   "; closed with 1009";
         } else {
           o.cause = Cause::network;
           o.what = what + ": connection lost: " + ec.message();

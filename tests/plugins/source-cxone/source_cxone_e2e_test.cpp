@@ -1,0 +1,240 @@
+// End to end through the real cxflow binary: fake CXone (TLS, in this process) -> source-cxone
+// -> filter-interaction -> aggregate-window -> sink-sqlite, one test per fault. The SQLite rows
+// must equal the aggregates of exactly the events the fake reports as sent (its ground truth),
+// and cxflow stays up through every fault (it exits 0 on SIGTERM, after the fake saw the client
+// read the whole stream).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "cxflow/time.hpp"
+#include "fake_cxone.hpp"
+#include "process.hpp"
+
+using cxflow::fake::FakeCxone;
+using cxflow::fake::FakeOptions;
+using namespace cxflow::test;
+
+namespace {
+
+const std::pair<std::string, std::string>& cert() {
+  static TempDir dir;
+  static const auto c = cxflow::fake::make_test_certificate(dir.path().string());
+  return c;
+}
+
+struct Row {
+  std::int64_t contacts = 0, handled = 0, abandoned = 0;
+  double total_wait = 0, total_handle = 0;
+};
+
+// (window start ISO, queue) -> expected row, from the generator for events 0..n-1.
+std::map<std::pair<std::string, std::string>, Row> truth_rows(const FakeOptions& o, std::uint64_t n) {
+  std::map<std::pair<std::string, std::string>, Row> t;
+  for (std::uint64_t s = 0; s < n; ++s) {
+    const auto e = FakeCxone::event(s, o);
+    const std::string w = cxflow::format_iso8601_ms(e.time_ms - e.time_ms % 60'000);
+    Row& r = t[{w, e.queue}];
+    ++r.contacts;
+    r.total_wait += static_cast<double>(e.wait_s);
+    if (e.abandoned) ++r.abandoned;
+    else {
+      ++r.handled;
+      r.total_handle += static_cast<double>(e.handle_s);
+    }
+  }
+  return t;
+}
+
+std::string pipeline(const FakeCxone& f, const TempDir& d, const std::string& source_extra = "") {
+  return "sources:\n"
+         "  live:\n"
+         "    plugin: source-cxone\n"
+         "    token_url: " + f.token_url() + "\n"
+         "    subscription_url: " + f.subscription_url() + "\n"
+         "    events_url: " + f.events_url() + "\n"
+         "    client_id: ${CXONE_CLIENT_ID}\n"
+         "    client_secret: ${CXONE_CLIENT_SECRET}\n"
+         "    ca_file: " + cert().first + "\n"
+         "    backoff_initial: 10ms\n"
+         "    backoff_max: 100ms\n"
+         "    idle_timeout: 0s\n"
+         "    max_out_of_order: 0s\n" + source_extra +
+         "transforms:\n"
+         "  completed:\n"
+         "    plugin: filter-interaction\n"
+         "    inputs: [live]\n"
+         "    event_types: [interaction]\n"
+         "    states: [ended, abandoned]\n"
+         "  per_queue:\n"
+         "    plugin: aggregate-window\n"
+         "    inputs: [completed]\n"
+         "    window: 60s\n"
+         "    group_by: [metadata.queue]\n"
+         "    metrics:\n"
+         "      contacts: count\n"
+         "      handled: count where metrics.state == ended\n"
+         "      abandoned: count where metrics.state == abandoned\n"
+         "      total_wait: sum(metrics.waitTime)\n"
+         "      total_handle: sum(metrics.handleTime) where metrics.state == ended\n"
+         "sinks:\n"
+         "  rows:\n"
+         "    plugin: sink-sqlite\n"
+         "    inputs: [per_queue]\n"
+         "    path: " + (d / "out.db").string() + "\n"
+         "    table: queue_windows\n"
+         "    key: [window_start, queue]\n"
+         "    columns:\n"
+         "      window_start: {field: window_start, type: text}\n"
+         "      queue: {field: metadata.queue, type: text}\n"
+         "      contacts: {field: contacts, type: integer}\n"
+         "      handled: {field: handled, type: integer}\n"
+         "      abandoned: {field: abandoned, type: integer}\n"
+         "      total_wait: {field: total_wait, type: real}\n"
+         "      total_handle: {field: total_handle, type: real}\n";
+}
+
+struct Run {
+  std::string err;  // cxflow's log
+  cxflow::fake::Truth truth;
+};
+
+// Runs cxflow until the fake has seen the client read the whole stream (it answered the
+// end-of-stream close), then SIGTERM; checks exit 0 and every row against the truth.
+Run run_and_check(const FakeOptions& o, std::uint64_t n, const std::string& source_extra = "") {
+  Run result;
+  TempDir d;
+  FakeCxone fake(o);
+  const auto yaml = d.write("p.yaml", pipeline(fake, d, source_extra));
+  Child child({cxflow_bin(), "run", yaml.string(), "--no-status"}, d.path(),
+              {"CXONE_CLIENT_ID=test-client", "CXONE_CLIENT_SECRET=test-secret"});
+  const bool drained = wait_for([&] { return fake.truth().end_closes_acked >= 1; }, std::chrono::seconds(90));
+  EXPECT_TRUE(drained) << "sent " << fake.truth().events_sent << "\n" << child.err();
+  child.signal(SIGTERM);
+  const auto code = child.wait(std::chrono::seconds(30));
+  result.err = child.err();
+  result.truth = fake.truth();
+  EXPECT_TRUE(code.has_value());
+  EXPECT_EQ(code.value_or(-1), 0) << result.err;
+  EXPECT_EQ(result.truth.events_sent, n);
+
+  const auto expected = truth_rows(o, n);
+  const Rows rows = sqlite_query(d / "out.db",
+                                 "SELECT window_start, queue, contacts, handled, abandoned, total_wait, total_handle "
+                                 "FROM queue_windows ORDER BY window_start, queue");
+  EXPECT_EQ(rows.size(), expected.size()) << result.err;
+  std::int64_t total = 0;
+  for (const auto& r : rows) {
+    const auto it = expected.find({r[0], r[1]});
+    if (it == expected.end()) {
+      ADD_FAILURE() << "unexpected row " << r[0] << " " << r[1];
+      continue;
+    }
+    const Row& e = it->second;
+    EXPECT_EQ(std::stoll(r[2]), e.contacts) << r[0] << " " << r[1];
+    EXPECT_EQ(std::stoll(r[3]), e.handled) << r[0] << " " << r[1];
+    EXPECT_EQ(std::stoll(r[4]), e.abandoned) << r[0] << " " << r[1];
+    EXPECT_DOUBLE_EQ(std::stod(r[5]), e.total_wait) << r[0] << " " << r[1];
+    EXPECT_DOUBLE_EQ(r[6].empty() ? 0.0 : std::stod(r[6]), e.total_handle) << r[0] << " " << r[1];
+    total += std::stoll(r[2]);
+  }
+  EXPECT_EQ(total, static_cast<std::int64_t>(n));
+  return result;
+}
+
+FakeOptions options(std::uint64_t n) {
+  FakeOptions o;
+  o.cert_file = cert().first;
+  o.key_file = cert().second;
+  o.total_events = n;
+  o.close_when_done = true;
+  return o;
+}
+
+bool logged(const Run& r, const std::string& needle) { return r.err.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST(SourceCxoneE2E, CleanStreamMatchesTheFakesTruth) {
+  const auto r = run_and_check(options(3000), 3000);
+  EXPECT_EQ(r.truth.tokens_issued, 1u);
+  EXPECT_TRUE(logged(r, "events_received=3000")) << r.err;
+  EXPECT_EQ(r.err.find("test-secret"), std::string::npos);  // never logged
+}
+
+TEST(SourceCxoneE2E, DroppedTcpConnectionsLoseAndDuplicateNothing) {
+  auto o = options(3000);
+  o.drop_after = {700, 1900};
+  const auto r = run_and_check(o, 3000);
+  EXPECT_EQ(r.truth.drops, 2u);
+  EXPECT_TRUE(logged(r, "reconnects_network=2")) << r.err;
+  EXPECT_TRUE(logged(r, "events_received=3000")) << r.err;
+}
+
+TEST(SourceCxoneE2E, Close1011Reconnects) {
+  auto o = options(3000);
+  o.close_1011_after = {1000, 2000};
+  const auto r = run_and_check(o, 3000);
+  EXPECT_EQ(r.truth.closes_1011, 2u);
+  EXPECT_TRUE(logged(r, "code 1011")) << r.err;
+}
+
+TEST(SourceCxoneE2E, TokenExpiry4001ThenFreshToken) {
+  auto o = options(3000);
+  o.expire_token_after = {1500};
+  const auto r = run_and_check(o, 3000);
+  EXPECT_EQ(r.truth.closes_4001, 1u);
+  EXPECT_EQ(r.truth.tokens_issued, 2u);
+  EXPECT_EQ(r.truth.handshakes_401, 0u);
+  EXPECT_TRUE(logged(r, "reconnects_token_expired=1")) << r.err;
+}
+
+TEST(SourceCxoneE2E, Token429WithRetryAfterAtStartup) {
+  auto o = options(1200);
+  o.token_429 = 1;
+  o.retry_after_s = 1;
+  const auto r = run_and_check(o, 1200);
+  EXPECT_EQ(r.truth.token_429_sent, 1u);
+  EXPECT_TRUE(logged(r, "HTTP 429")) << r.err;
+  EXPECT_TRUE(logged(r, "next attempt in 1.000 s")) << r.err;
+}
+
+TEST(SourceCxoneE2E, Token429WithoutRetryAfterBacksOff) {
+  auto o = options(1200);
+  o.token_429 = 3;
+  const auto r = run_and_check(o, 1200);
+  EXPECT_EQ(r.truth.token_429_sent, 3u);
+  EXPECT_TRUE(logged(r, "http_retries=3")) << r.err;
+}
+
+TEST(SourceCxoneE2E, MalformedFramesAreCountedExactlyAndSkipped) {
+  auto o = options(3000);
+  o.malformed_every = 25;  // 120 malformed frames, 24 of each kind
+  const auto r = run_and_check(o, 3000);
+  std::uint64_t total = 0;
+  for (int k = 0; k < cxflow::fake::kMalformedKindCount; ++k) {
+    total += r.truth.malformed_sent[k];
+    EXPECT_TRUE(logged(r, std::string("malformed_") + cxflow::fake::kMalformedKinds[k] + "=" +
+                              std::to_string(r.truth.malformed_sent[k])))
+        << cxflow::fake::kMalformedKinds[k] << "\n" << r.err;
+  }
+  EXPECT_EQ(total, 120u);
+  EXPECT_TRUE(logged(r, "malformed=120")) << r.err;
+}
+
+TEST(SourceCxoneE2E, EveryFaultInOneRun) {
+  auto o = options(6000);
+  o.drop_after = {500};
+  o.close_1011_after = {1500};
+  o.expire_token_after = {2500};
+  o.oversize_after = {3500};
+  o.token_429 = 2;
+  o.malformed_every = 100;
+  const auto r = run_and_check(o, 6000, "    max_message_size: 1MiB\n");
+  EXPECT_EQ(r.truth.drops + r.truth.closes_1011 + r.truth.closes_4001 + r.truth.oversize_sent, 4u);
+  EXPECT_TRUE(logged(r, "messages_too_large=1")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed=60")) << r.err;
+}
