@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,7 @@ const char* reason(JsonDecodeResult r) noexcept {
     case JsonDecodeResult::missing_timestamp: return "missing_timestamp";
     case JsonDecodeResult::bad_timestamp: return "bad_timestamp";
     case JsonDecodeResult::invalid_number: return "invalid_number";
+    case JsonDecodeResult::filtered: return "filtered";
   }
   return "unknown";
 }
@@ -36,15 +38,42 @@ namespace {
 // Event times outside 1970-01-01 .. 9999-12-31 are rejected as bad.
 constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;
 
-// One node per path segment of a wanted field name ("metrics" -> "state").
+// Up to 8 bytes from p as a little-endian word (unaligned load; callers guarantee readability).
+inline std::uint64_t load8(const char* p) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+// Mask of the low k bytes (k <= 8).
+constexpr std::uint64_t low_bytes(std::size_t k) noexcept { return k >= 8 ? ~0ull : (1ull << (8 * k)) - 1; }
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+// High bit set in every byte of w equal to c. Exact up to and including the lowest match (borrows
+// only propagate upwards), which is all the callers use.
+inline std::uint64_t bytes_eq(std::uint64_t w, char c) noexcept {
+  const std::uint64_t x = w ^ (kOnes * static_cast<unsigned char>(c));
+  return (x - kOnes) & ~x & kHighs;
+}
+
+// One node per path segment of a wanted field name ("metrics" -> "state"). An edge keeps its
+// segment's first 16 bytes as two words so that a raw key is matched with two loads.
 struct Edge {
   std::string segment;
   std::uint32_t node;
+  std::uint32_t len = 0;
+  std::uint64_t w0 = 0, w1 = 0;  // segment bytes 0..7 and 8..15, zero padded
 };
 struct Node {
   FieldId field = kNoField;  // this exact path is wanted
   bool is_time = false;      // this path is the event time
+  int require = -1;          // index of a require_one_of() condition on this path
   std::vector<Edge> children;
+};
+
+// A require_one_of() condition.
+struct Requirement {
+  std::string path;
+  std::vector<std::string> values;
 };
 
 std::optional<std::int64_t> parse_epoch_digits(std::string_view s) {
@@ -57,6 +86,77 @@ std::optional<std::int64_t> parse_epoch_digits(std::string_view s) {
   return v;
 }
 
+
+// ISO 8601 times with the "YYYY-MM-DDTHH:MM:SS" prefix of the previous one (events arrive in
+// order, ~200 per second) reuse its value: only the fraction and the zone are parsed. A miss goes
+// through parse_iso8601_ms, so exactly the same texts are accepted.
+class TimeCache {
+ public:
+  std::optional<std::int64_t> parse(std::string_view s) {
+    if (valid_ && s.size() > 19 && std::memcmp(s.data(), prefix_, 19) == 0) return tail(s);
+    auto full = parse_iso8601_ms(s);
+    if (!full) return full;
+    // Remember the prefix as UTC seconds (a valid time has a valid prefix).
+    char buf[20];
+    std::memcpy(buf, s.data(), 19);
+    buf[19] = 'Z';
+    if (auto p = parse_iso8601_ms(std::string_view(buf, 20))) {
+      std::memcpy(prefix_, s.data(), 19);
+      prefix_ms_ = *p;
+      valid_ = true;
+    }
+    return full;
+  }
+
+ private:
+  // Mirrors the tail of parse_iso8601_ms (fraction, then Z or +hh[:mm] / -hh[:mm]).
+  static bool two_digits(std::string_view s, std::size_t pos, int& out) {
+    if (pos + 2 > s.size() || s[pos] < '0' || s[pos] > '9' || s[pos + 1] < '0' || s[pos + 1] > '9') return false;
+    out = (s[pos] - '0') * 10 + (s[pos + 1] - '0');
+    return true;
+  }
+  std::optional<std::int64_t> tail(std::string_view s) const {
+    std::size_t pos = 19;
+    std::int64_t ms = 0;
+    if (s[pos] == '.' || s[pos] == ',') {
+      ++pos;
+      int scale = 100, n = 0;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        ms += (s[pos] - '0') * scale;
+        scale /= 10;
+        ++pos;
+        ++n;
+      }
+      if (n == 0) return std::nullopt;
+    }
+    if (pos >= s.size()) return std::nullopt;
+    std::int64_t offset_min = 0;
+    if (s[pos] == 'Z' || s[pos] == 'z') {
+      ++pos;
+    } else if (s[pos] == '+' || s[pos] == '-') {
+      const int sign = s[pos] == '-' ? -1 : 1;
+      int oh = 0, om = 0;
+      if (!two_digits(s, pos + 1, oh)) return std::nullopt;
+      pos += 3;
+      if (pos < s.size() && s[pos] == ':') ++pos;
+      if (pos < s.size()) {
+        if (!two_digits(s, pos, om)) return std::nullopt;
+        pos += 2;
+      }
+      if (oh > 23 || om > 59) return std::nullopt;
+      offset_min = sign * (oh * 60 + om);
+    } else {
+      return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+    return prefix_ms_ - offset_min * 60'000 + ms;
+  }
+
+  bool valid_ = false;
+  char prefix_[19] = {};
+  std::int64_t prefix_ms_ = 0;
+};
+
 }  // namespace
 
 struct JsonEventDecoder::Impl {
@@ -67,17 +167,22 @@ struct JsonEventDecoder::Impl {
   std::size_t wanted = 0;
   std::size_t fields_hint = 4;  // reserve() size for out.fields: the most fields seen in one event
   FieldId raw_field = kNoField;
+  std::vector<Requirement> requirements;
+  std::vector<std::uint32_t> satisfied;  // per requirement: generation of the last decode that met it
 
   od::parser parser;
   std::unique_ptr<simdjson::dom::parser> dom_parser;  // only for documents that are not objects
   std::unique_ptr<char[]> padded;  // copy buffer for decode()
   std::size_t padded_capacity = 0;
   std::string number_text;  // scratch for big numbers
+  TimeCache time_cache;
 
   // Per-decode state.
   Event* out = nullptr;
   bool time_found = false;
   bool time_bad = false;
+  bool time_pending = false;   // time_text holds the last timestamp string, parsed at the end
+  std::string_view time_text;  // points into the input or the parser's string buffer
   std::int64_t time_ms = 0;
   bool defaulted = false;
   std::string detail;
@@ -97,6 +202,23 @@ struct JsonEventDecoder::Impl {
     seen.assign(nodes.size(), 0);
   }
 
+  void require_one_of(std::string_view path, std::vector<std::string> values) {
+    if (path.empty()) throw std::invalid_argument("JsonEventDecoder::require_one_of: empty path");
+    const std::uint32_t n = insert(path);
+    seen.resize(nodes.size(), 0);
+    if (nodes[n].require >= 0) {  // the same path twice: both must hold, i.e. the intersection
+      auto& have = requirements[static_cast<std::size_t>(nodes[n].require)].values;
+      std::vector<std::string> both;
+      for (auto& v : values)
+        if (std::find(have.begin(), have.end(), v) != have.end()) both.push_back(std::move(v));
+      have = std::move(both);
+      return;
+    }
+    nodes[n].require = static_cast<int>(requirements.size());
+    requirements.push_back(Requirement{std::string(path), std::move(values)});
+    satisfied.push_back(0);
+  }
+
   std::uint32_t insert(std::string_view path) {
     std::uint32_t n = 0;
     while (true) {
@@ -105,7 +227,13 @@ struct JsonEventDecoder::Impl {
       std::uint32_t next = child(n, seg);
       if (next == 0) {
         next = static_cast<std::uint32_t>(nodes.size());
-        nodes[n].children.push_back(Edge{std::string(seg), next});
+        Edge e{std::string(seg), next};
+        e.len = static_cast<std::uint32_t>(seg.size());
+        char w[16] = {};
+        std::memcpy(w, seg.data(), std::min<std::size_t>(seg.size(), 16));
+        std::memcpy(&e.w0, w, 8);
+        std::memcpy(&e.w1, w + 8, 8);
+        nodes[n].children.push_back(std::move(e));
         nodes.emplace_back();
       }
       n = next;
@@ -114,16 +242,31 @@ struct JsonEventDecoder::Impl {
     }
   }
 
-  // Child of `n` named `seg`, or 0 (the root is never a child).
+  // Child of `n` named `seg`, or 0 (the root is never a child). `seg` may be any memory.
   std::uint32_t child(std::uint32_t n, std::string_view seg) const noexcept {
     for (const Edge& e : nodes[n].children)
-      if (e.segment.size() == seg.size() && std::memcmp(e.segment.data(), seg.data(), seg.size()) == 0) return e.node;
+      if (e.segment == seg) return e.node;
     return 0;
   }
 
-  // Node for a (possibly dotted) key below `n`, or 0. Segments never contain dots.
-  std::uint32_t lookup(std::uint32_t n, std::string_view key, bool has_dot) const noexcept {
-    if (!has_dot) return child(n, key);
+  // Child of `n` named by the raw key bytes [key, key + len): the bytes after key + len up to
+  // key + 16 must be readable (they are: the key is followed by '"', ':', a value, and padding).
+  std::uint32_t child_raw(std::uint32_t n, const char* key, std::size_t len) const noexcept {
+    const std::uint64_t k0 = load8(key) & low_bytes(len);
+    for (const Edge& e : nodes[n].children) {
+      if (e.len != len || e.w0 != k0) continue;
+      if (len <= 8) return e.node;
+      if (len <= 16) {
+        if (e.w1 == (load8(key + 8) & low_bytes(len - 8))) return e.node;
+      } else if (std::memcmp(e.segment.data() + 8, key + 8, len - 8) == 0) {
+        return e.node;
+      }
+    }
+    return 0;
+  }
+
+  // Node for a dotted key below `n`, or 0. Segments never contain dots.
+  std::uint32_t lookup_dotted(std::uint32_t n, std::string_view key) const noexcept {
     for (;;) {
       const std::size_t dot = key.find('.');
       n = child(n, key.substr(0, dot));
@@ -136,16 +279,16 @@ struct JsonEventDecoder::Impl {
   template <class T, class... Args>
   void store(std::uint32_t n, Args&&... args) {
     const FieldId id = nodes[n].field;
-    Value* slot = nullptr;
+    std::vector<FieldValue>& fields = out->fields;
     if (seen[n] == generation) {
-      slot = out->get(id);  // duplicate key: the last one wins
-    } else {
-      seen[n] = generation;
-      out->fields.emplace_back();
-      out->fields.back().id = id;
-      slot = &out->fields.back().value;
+      out->get(id)->template emplace<T>(std::forward<Args>(args)...);  // duplicate key: the last one wins
+      return;
     }
-    slot->template emplace<T>(std::forward<Args>(args)...);
+    seen[n] = generation;
+    if (fields.capacity() == 0) fields.reserve(fields_hint);
+    FieldValue& f = fields.emplace_back();
+    f.id = id;
+    f.value.template emplace<T>(std::forward<Args>(args)...);
   }
   void store_string(std::uint32_t n, std::string_view s) { store<std::string>(n, s); }
 
@@ -154,8 +297,20 @@ struct JsonEventDecoder::Impl {
     return r;
   }
 
+  // A require_one_of() path with the string `s` (nullptr: not a string).
+  JsonDecodeResult check_requirement(const Node& node, const std::string_view* s) {
+    const auto i = static_cast<std::size_t>(node.require);
+    if (s != nullptr)
+      for (const std::string& v : requirements[i].values)
+        if (v.size() == s->size() && std::memcmp(v.data(), s->data(), v.size()) == 0) {
+          satisfied[i] = generation;
+          return JsonDecodeResult::ok;
+        }
+    return JsonDecodeResult::filtered;
+  }
+
   void time_from_string(std::string_view s) {
-    if (auto ms = parse_iso8601_ms(s); ms && *ms >= 0 && *ms <= kMaxTimeMs) {
+    if (auto ms = time_cache.parse(s); ms && *ms >= 0 && *ms <= kMaxTimeMs) {
       time_found = true;
       time_bad = false;
       time_ms = *ms;
@@ -169,10 +324,12 @@ struct JsonEventDecoder::Impl {
     }
   }
   void bad_time_type(const char* what) {
+    time_pending = false;
     time_bad = true;
     detail = std::string("the timestamp is ") + what;
   }
   void time_from_number(double d) {
+    time_pending = false;
     if (std::isfinite(d) && d >= 0 && d <= static_cast<double>(kMaxTimeMs)) {
       time_found = true;
       time_bad = false;
@@ -187,7 +344,7 @@ struct JsonEventDecoder::Impl {
   JsonDecodeResult number(od::value& v, std::uint32_t n) {
     const Node& node = nodes[n];
     od::number num;
-    if (auto e = v.get_number().get(num); e) {
+    if (auto e = v.get_number().get(num); e) [[unlikely]] {
       // Integers beyond 64 bits: fall back to strtod on the token.
       std::string_view tok = v.raw_json_token();
       while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\n' || tok.back() == '\r' || tok.back() == '\t'))
@@ -204,46 +361,53 @@ struct JsonEventDecoder::Impl {
       if (node.field != kNoField) store<double>(n, d);
       return JsonDecodeResult::ok;
     }
-    switch (num.get_number_type()) {
-      case od::number_type::signed_integer: {
-        const std::int64_t i = num.get_int64();
-        if (node.is_time) time_from_number(static_cast<double>(i));
-        if (node.field != kNoField) store<std::int64_t>(n, i);
-        break;
-      }
-      case od::number_type::unsigned_integer: {
-        const double d = static_cast<double>(num.get_uint64());
-        if (node.is_time) time_from_number(d);
-        if (node.field != kNoField) store<double>(n, d);
-        break;
-      }
-      case od::number_type::floating_point_number: {
-        const double d = num.get_double();
-        if (!std::isfinite(d)) {
-          detail = "number does not fit a double";
-          return JsonDecodeResult::invalid_number;
-        }
-        if (node.is_time) time_from_number(d);
-        if (node.field != kNoField) store<double>(n, d);
-        break;
-      }
+    if (num.is_int64()) {
+      const std::int64_t i = num.get_int64();
+      if (node.is_time) [[unlikely]] time_from_number(static_cast<double>(i));
+      if (node.field != kNoField) store<std::int64_t>(n, i);
+      return JsonDecodeResult::ok;
     }
+    const double d = num.is_uint64() ? static_cast<double>(num.get_uint64()) : num.get_double();
+    if (!std::isfinite(d)) [[unlikely]] {
+      detail = "number does not fit a double";
+      return JsonDecodeResult::invalid_number;
+    }
+    if (node.is_time) [[unlikely]] time_from_number(d);
+    if (node.field != kNoField) store<double>(n, d);
     return JsonDecodeResult::ok;
   }
 
-  JsonDecodeResult value(od::value v, std::uint32_t n) {
+  // The value of a wanted key at node `n`. Scalars are handled here; objects recurse.
+  JsonDecodeResult value(od::value& v, std::uint32_t n) {
     const Node& node = nodes[n];
     od::json_type type;
     if (auto e = v.type().get(type); e) return fail(JsonDecodeResult::invalid_json, e);
+    if (type == od::json_type::string) [[likely]] {
+      std::string_view s;
+      if (auto e = v.get_string().get(s); e) return fail(JsonDecodeResult::invalid_json, e);
+      if (node.require >= 0)
+        if (auto r = check_requirement(node, &s); r != JsonDecodeResult::ok) return r;
+      if (node.is_time) {  // parsed at the end, only if the document is kept
+        time_pending = true;
+        time_text = s;
+      }
+      if (node.field != kNoField) store_string(n, s);
+      return JsonDecodeResult::ok;
+    }
+    if (node.require >= 0 && type != od::json_type::object) return JsonDecodeResult::filtered;
     switch (type) {
       case od::json_type::object: {
         od::object obj;
         if (auto e = v.get_object().get(obj); e) return fail(JsonDecodeResult::invalid_json, e);
-        if (!node.children.empty()) return object(obj, n);
+        if (!node.children.empty()) {
+          if (node.require >= 0) return JsonDecodeResult::filtered;
+          return object(obj, n);
+        }
         if (node.is_time) bad_time_type("an object");
-        if (node.field != kNoField) {
+        if (node.require >= 0 || node.field != kNoField) {
           std::string_view raw;
           if (auto e = obj.raw_json().get(raw); e) return fail(JsonDecodeResult::invalid_json, e);
+          if (node.require >= 0) return check_requirement(node, nullptr);
           store_string(n, raw);
         }
         return JsonDecodeResult::ok;
@@ -261,14 +425,6 @@ struct JsonEventDecoder::Impl {
       case od::json_type::number:
         if (node.field == kNoField && !node.is_time) return JsonDecodeResult::ok;
         return number(v, n);
-      case od::json_type::string: {
-        if (node.field == kNoField && !node.is_time) return JsonDecodeResult::ok;
-        std::string_view s;
-        if (auto e = v.get_string().get(s); e) return fail(JsonDecodeResult::invalid_json, e);
-        if (node.is_time) time_from_string(s);
-        if (node.field != kNoField) store_string(n, s);
-        return JsonDecodeResult::ok;
-      }
       case od::json_type::boolean: {
         bool b = false;
         if (auto e = v.get_bool().get(b); e) return fail(JsonDecodeResult::invalid_json, e);
@@ -281,9 +437,11 @@ struct JsonEventDecoder::Impl {
           detail = "invalid literal";
           return JsonDecodeResult::invalid_json;
         }
+        if (node.is_time) time_pending = false;  // a null time counts as missing
         if (node.field != kNoField) store<std::monostate>(n);
-        return JsonDecodeResult::ok;  // a null time counts as missing
+        return JsonDecodeResult::ok;
       }
+      case od::json_type::string: break;  // handled above
     }
     return JsonDecodeResult::ok;
   }
@@ -292,27 +450,38 @@ struct JsonEventDecoder::Impl {
     for (auto field_result : obj) {
       od::field field;
       if (auto e = std::move(field_result).get(field); e) return fail(JsonDecodeResult::invalid_json, e);
-      // The raw key points just past the opening quote. Keys without escapes (the norm) are
-      // compared in place; only a key with a backslash is unescaped.
+      // The raw key points just past the opening quote. Find its closing quote 8 bytes at a
+      // time, noting backslashes and dots before it (the bytes read past the quote are the rest
+      // of the document or its padding). Plain keys (the norm) are matched in place.
       const char* raw = field.key().raw();
       const char* p = raw;
-      bool escaped = false, has_dot = false;
-      while (*p != '"') {
-        if (*p == '\\') {
-          escaped = true;
+      std::uint64_t quote, backslash, dot = 0;
+      for (;;) {
+        const std::uint64_t w = load8(p);
+        quote = bytes_eq(w, '"');
+        backslash = bytes_eq(w, '\\');
+        const std::uint64_t dots = bytes_eq(w, '.');
+        if (quote != 0) {
+          const std::uint64_t before = (quote & -quote) - 1;  // bits below the first quote
+          backslash &= before;
+          dot |= dots & before;
+          p += std::countr_zero(quote) / 8;
           break;
         }
-        has_dot |= *p == '.';
-        ++p;
+        dot |= dots;
+        if (backslash != 0) break;
+        p += 8;
       }
-      std::string_view key;
-      if (!escaped) {
-        key = std::string_view(raw, static_cast<std::size_t>(p - raw));
+      std::uint32_t next;
+      if (backslash == 0 && dot == 0) [[likely]] {
+        next = child_raw(n, raw, static_cast<std::size_t>(p - raw));
+      } else if (backslash == 0) {
+        next = lookup_dotted(n, std::string_view(raw, static_cast<std::size_t>(p - raw)));
       } else {
+        std::string_view key;
         if (auto e = field.unescaped_key().get(key); e) return fail(JsonDecodeResult::invalid_json, e);
-        has_dot = key.find('.') != std::string_view::npos;
+        next = key.find('.') == std::string_view::npos ? child(n, key) : lookup_dotted(n, key);
       }
-      const std::uint32_t next = lookup(n, key, has_dot);
       if (next == 0) continue;  // not wanted: the iterator skips the value
       if (auto r = value(field.value(), next); r != JsonDecodeResult::ok) return r;
     }
@@ -323,15 +492,19 @@ struct JsonEventDecoder::Impl {
     out = &ev;
     ev.fields.clear();
     ev.time_ms = 0;
-    ev.fields.reserve(fields_hint);
-    time_found = time_bad = defaulted = false;
+    time_found = time_bad = time_pending = defaulted = false;
     detail.clear();
     if (++generation == 0) {  // wrapped: forget every mark
       seen.assign(seen.size(), 0);
+      satisfied.assign(satisfied.size(), 0);
       generation = 1;
     }
     JsonDecodeResult r = run(data, len, capacity);
+    if (r == JsonDecodeResult::ok)
+      for (std::uint32_t s : satisfied)
+        if (s != generation) r = JsonDecodeResult::filtered;  // a required path is absent
     if (r == JsonDecodeResult::ok) {
+      if (time_pending) time_from_string(time_text);
       if (!time_found || time_bad) {
         if (options.time_policy == JsonDecodeOptions::TimePolicy::fallback) {
           defaulted = true;
@@ -410,5 +583,8 @@ JsonDecodeResult JsonEventDecoder::decode_padded(std::string_view json, Event& o
 bool JsonEventDecoder::time_defaulted() const noexcept { return impl_->defaulted; }
 const std::string& JsonEventDecoder::last_error_detail() const noexcept { return impl_->detail; }
 std::size_t JsonEventDecoder::wanted_fields() const noexcept { return impl_->wanted; }
+void JsonEventDecoder::require_one_of(std::string_view path, std::vector<std::string> values) {
+  impl_->require_one_of(path, std::move(values));
+}
 
 }  // namespace cxflow

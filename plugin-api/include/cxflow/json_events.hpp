@@ -3,6 +3,7 @@
 //
 //   JsonEventDecoder dec(ctx.fields());           // after the field table is frozen (start())
 //   Event e;
+//   dec.require_one_of("eventType", {"interaction"});   // optional early rejection (filtered)
 //   if (auto r = dec.decode(line, e); r != JsonDecodeResult::ok)
 //     ctx.counter(std::string("malformed_") + reason(r)).add();
 //
@@ -37,6 +38,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cxflow/event.hpp"
 
@@ -49,6 +51,7 @@ enum class JsonDecodeResult {
   missing_timestamp,  // the timestamp field is absent (or null) and the policy is reject
   bad_timestamp,      // the timestamp field is present but not a valid time, policy reject
   invalid_number,     // a kept number does not fit a finite double (e.g. 1e999)
+  filtered,           // not an error: a require_one_of() condition rejected the document
 };
 
 // Stable snake_case name, for counters ("malformed_" + reason(r)) and messages.
@@ -91,6 +94,16 @@ class JsonEventDecoder {
   const std::string& last_error_detail() const noexcept;
   // Number of field paths the decoder keeps (size of the projection).
   std::size_t wanted_fields() const noexcept;
+
+  // Early rejection (a filter pushed down into decoding). After this call a document is
+  // decoded only if the value at the dotted `path` is a string equal to one of `values`; any
+  // other document returns JsonDecodeResult::filtered and `out` holds no fields. The check runs
+  // when the key is read and decoding stops right there, so the rest of a rejected document is
+  // neither decoded nor validated, and its timestamp is not parsed. A document without the path
+  // (or with null, a number, an object...) is rejected at its end. `path` need not be a kept
+  // field. Several calls must all hold (one path named twice keeps the intersection). With
+  // duplicate keys the first occurrence that fails rejects the document. Call before decoding.
+  void require_one_of(std::string_view path, std::vector<std::string> values);
 
   struct Impl;
 

@@ -301,3 +301,112 @@ TEST(JsonEvents, EmptyTimestampFieldIsRejected) {
 }
 
 }  // namespace
+
+// --- key matching, time cache, early rejection (require_one_of) ---------------------------------
+
+TEST(JsonEvents, KeysOfEveryLengthMatchInPlaceAndNearMissesDoNot) {
+  // Segment lengths around the 8- and 16-byte words the matcher compares, and keys that share a
+  // prefix or differ only in their last byte.
+  const auto t = table({"a", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq",
+                        "n.abcdefghijklmnopqrstuvwxyz"});
+  JsonEventDecoder dec(t);
+  Event e;
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"a":1,"ab":0,"abcdefg":2,"abcdefgh":3,"abcdefgX":0,"abcdefghi":4,)"
+                       R"("abcdefghijklmnop":5,"abcdefghijklmnoX":0,"abcdefghijklmnopq":6,"abcdefghijklmnopX":0,)"
+                       R"("n":{"abcdefghijklmnopqrstuvwxyz":7,"abcdefghijklmnopqrstuvwxyZ":0}})",
+                       e),
+            JsonDecodeResult::ok)
+      << dec.last_error_detail();
+  ASSERT_EQ(e.fields.size(), 7u);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "a")), 1);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "abcdefg")), 2);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "abcdefgh")), 3);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "abcdefghi")), 4);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "abcdefghijklmnop")), 5);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "abcdefghijklmnopq")), 6);
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "n.abcdefghijklmnopqrstuvwxyz")), 7);
+}
+
+TEST(JsonEvents, EscapedAndDottedKeysStillMatch) {
+  const auto t = table({"metrics.state", "ab", "x.y.z"});
+  JsonEventDecoder dec(t);
+  Event e;
+  // \u0061 = 'a'; a dotted key at the top and inside an object; a long key with a late backslash.
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"\u0061b":1,"metrics.state":"ended","x":{"y.z":2},)"
+                       R"("long-key-with-a-late\"quote":3})",
+                       e),
+            JsonDecodeResult::ok)
+      << dec.last_error_detail();
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "ab")), 1);
+  EXPECT_EQ(str(t, e, "metrics.state"), "ended");
+  EXPECT_EQ(std::get<std::int64_t>(*get(t, e, "x.y.z")), 2);
+  EXPECT_EQ(e.fields.size(), 3u);
+}
+
+TEST(JsonEvents, ConsecutiveTimesInTheSameSecondAgreeWithTheFullParser) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  Event e;
+  for (const char* ts : {"2026-01-05T08:00:01.250Z", "2026-01-05T08:00:01.999Z", "2026-01-05T08:00:01Z",
+                         "2026-01-05T08:00:01.5+01:00", "2026-01-05T08:00:01,25-0230", "2026-01-05T08:00:01.1234Z",
+                         "2026-01-05T08:00:02.000Z", "2026-01-05T08:00:02.000z", "2026-01-05T08:00:02+05"}) {
+    ASSERT_EQ(dec.decode(std::string(R"({"timestamp":")") + ts + R"("})", e), JsonDecodeResult::ok) << ts;
+    EXPECT_EQ(e.time_ms, *cxflow::parse_iso8601_ms(ts)) << ts;
+  }
+  // Same prefix as the cached second, bad tails: still rejected.
+  for (const char* ts : {"2026-01-05T08:00:02", "2026-01-05T08:00:02.Z", "2026-01-05T08:00:02.5", "2026-01-05T08:00:02X",
+                         "2026-01-05T08:00:02+24:00", "2026-01-05T08:00:02+01:60", "2026-01-05T08:00:02Zjunk",
+                         "2026-01-05T08:00:02+1"}) {
+    EXPECT_EQ(dec.decode(std::string(R"({"timestamp":")") + ts + R"("})", e), JsonDecodeResult::bad_timestamp) << ts;
+  }
+}
+
+TEST(JsonEvents, RequireOneOfRejectsEarlyAndKeepsMatches) {
+  const auto t = table({"eventType", "metrics.state", "metadata.queue"});
+  JsonEventDecoder dec(t);
+  dec.require_one_of("eventType", {"interaction"});
+  dec.require_one_of("metrics.state", {"ended", "abandoned"});
+  Event e;
+  ASSERT_EQ(dec.decode(kSeed, e), JsonDecodeResult::ok) << dec.last_error_detail();
+  EXPECT_EQ(str(t, e, "metadata.queue"), "sales");
+  EXPECT_EQ(e.fields.size(), 3u);
+  // Rejected at eventType: the rest (even invalid JSON and a bad time) is never read.
+  EXPECT_EQ(dec.decode(R"({"eventType":"agent","timestamp":"noon","x":1,})", e), JsonDecodeResult::filtered);
+  EXPECT_TRUE(e.fields.empty());
+  EXPECT_STREQ(cxflow::reason(JsonDecodeResult::filtered), "filtered");
+  // Rejected at the nested state.
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":1,"metrics":{"state":"active"}})", e),
+            JsonDecodeResult::filtered);
+  EXPECT_TRUE(e.fields.empty());
+  // A dotted key reaches the same requirement.
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":1,"metrics.state":"ended"})", e), JsonDecodeResult::ok);
+  // Missing, null, number, object, array: rejected (filter-interaction drops them too).
+  for (const char* doc : {R"({"eventType":"interaction","timestamp":1})",
+                          R"({"eventType":"interaction","timestamp":1,"metrics":{"state":null}})",
+                          R"({"eventType":"interaction","timestamp":1,"metrics":{"state":3}})",
+                          R"({"eventType":"interaction","timestamp":1,"metrics":{"state":{"a":1}}})",
+                          R"({"eventType":"interaction","timestamp":1,"metrics":{"state":["ended"]}})",
+                          R"({"eventType":"interaction","timestamp":1,"metrics":"ended"})",
+                          R"({"eventType":"Interaction","timestamp":1,"metrics":{"state":"ended"}})"})
+    EXPECT_EQ(dec.decode(doc, e), JsonDecodeResult::filtered) << doc;
+  // A kept document is still fully checked: time and JSON errors win over nothing.
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","metrics":{"state":"ended"}})", e),
+            JsonDecodeResult::missing_timestamp);
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":"noon","metrics":{"state":"ended"}})", e),
+            JsonDecodeResult::bad_timestamp);
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":1,"metrics":{"state":"ended"},"x":1,})", e),
+            JsonDecodeResult::invalid_json);
+}
+
+TEST(JsonEvents, RequireOneOfOnAPathThatIsNotKeptAndTwiceOnOnePath) {
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  dec.require_one_of("kind", {"x", "y"});
+  dec.require_one_of("kind", {"y", "z"});  // both must hold: only "y"
+  Event e;
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"kind":"x","a":1})", e), JsonDecodeResult::filtered);
+  ASSERT_EQ(dec.decode(R"({"timestamp":1,"kind":"y","a":1})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(e.fields.size(), 1u);  // "kind" is checked, not kept
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"kind":"z","a":1})", e), JsonDecodeResult::filtered);
+  EXPECT_THROW(dec.require_one_of("", {"x"}), std::invalid_argument);
+}
