@@ -7,6 +7,23 @@ namespace {
 
 using cxflow::replay::BadTime;
 using cxflow::replay::Config;
+using cxflow::replay::Prefilter;
+
+cxflow::Schema<Prefilter> prefilter_schema() {
+  cxflow::Schema<Prefilter> s;
+  s.key("event_types", &Prefilter::event_types,
+        "Keep only lines whose eventType is one of these (interaction, agent, queue); checked as soon as the key "
+        "is read. Empty: any event type")
+      .example("[interaction]");
+  s.key("states", &Prefilter::states,
+        "Keep only lines whose metrics.state is one of these (queued, active, hold, wrapup, ended, abandoned, idle, "
+        "available, busy, unavailable, logged_out); checked as soon as the key is read. Empty: any state")
+      .example("[ended, abandoned]");
+  s.key("where", &Prefilter::where,
+        "A condition in the shared condition language, evaluated on the decoded event before it is batched")
+      .example("'metadata.queue in [sales, support]'");
+  return s;
+}
 
 struct Plugin {
   static constexpr const char* name = "source-replay";
@@ -78,7 +95,17 @@ struct Plugin {
     s.key("poll_interval", &Config::poll_interval, "With follow: how often to look for appended data at the end of the file")
         .def("500ms")
         .range(1, 3'600'000);
+    s.record("prefilter", &Config::prefilter, prefilter_schema(),
+             "Optional filter pushed into decoding, with filter-interaction's semantics (every given criterion must "
+             "hold; a missing, null or non-string eventType/metrics.state fails). A rejected line stops being "
+             "decoded at the failing key and is counted as prefiltered, not as malformed");
     s.check([](const Config& c) -> std::string {
+      using cxflow::replay::check_values;
+      if (auto e = check_values("prefilter.event_types", c.prefilter.event_types, cxflow::replay::known_event_types());
+          !e.empty())
+        return e;
+      if (auto e = check_values("prefilter.states", c.prefilter.states, cxflow::replay::known_states()); !e.empty())
+        return e;
       if (!cxflow::replay::parse_speed(c.speed))
         return "'speed': expected 'max' or a positive factor such as 1 (original pace) or 60, found '" + c.speed + "'";
       if (c.path.empty()) return "'path': must not be empty";

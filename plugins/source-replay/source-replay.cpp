@@ -35,6 +35,32 @@ const char* malformed_name(Malformed m) noexcept {
   return "unknown";
 }
 
+const std::vector<std::string>& known_event_types() {
+  static const std::vector<std::string> v = {"interaction", "agent", "queue"};
+  return v;
+}
+
+const std::vector<std::string>& known_states() {
+  // Interaction states (+ the seed's idle), then agent states.
+  static const std::vector<std::string> v = {"queued", "active",    "hold", "wrapup",      "ended",     "abandoned",
+                                             "idle",   "available", "busy", "unavailable", "logged_out"};
+  return v;
+}
+
+std::string check_values(const std::string& key, const std::vector<std::string>& values,
+                         const std::vector<std::string>& allowed) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::find(allowed.begin(), allowed.end(), values[i]) != allowed.end()) continue;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    std::string msg = "'" + key + "[" + std::to_string(i) + "]': '" + values[i] + "' is not one of [" + list + "]";
+    const std::string m = closest_match(values[i], allowed);
+    if (!m.empty()) msg += "; did you mean '" + m + "'?";
+    return msg;
+  }
+  return "";
+}
+
 namespace {
 
 Malformed from_decode(JsonDecodeResult r) {
@@ -71,12 +97,26 @@ ReplaySource::ReplaySource(const Config& config, Setup& setup)
       future_(setup.counter("future_events")),
       late_(setup.counter("late_events")),
       defaulted_(setup.counter("time_defaulted")),
-      dead_lettered_(setup.counter("dead_lettered")) {
+      dead_lettered_(setup.counter("dead_lettered")),
+      prefiltered_(setup.counter("prefiltered")) {
   const auto speed = parse_speed(cfg_.speed);
   if (!speed) throw ConfigException({}, "'speed': expected 'max' or a positive factor (1 = original pace), found '" + cfg_.speed + "'");
   speed_ = *speed;
   for (int i = 0; i < kMalformedReasons; ++i)
     malformed_[i] = &setup.counter(std::string("malformed_") + malformed_name(static_cast<Malformed>(i)));
+  // The prefilter's fields are registered (and so decoded) like any downstream filter's.
+  const Prefilter& pf = cfg_.prefilter;
+  if (!pf.event_types.empty()) setup.field("eventType");
+  if (!pf.states.empty()) setup.field("metrics.state");
+  if (!pf.where.is_null()) {
+    if (!pf.where.is_scalar())
+      throw ConfigException(pf.where.pos, "'prefilter.where': expected a condition string, e.g. 'metrics.waitTime <= 20'");
+    try {
+      where_ = Condition::parse(pf.where.scalar, setup, pf.where.pos);
+    } catch (const ConfigException& e) {
+      throw ConfigException(e.pos(), "'prefilter.where': " + e.message());
+    }
+  }
 }
 
 ReplaySource::~ReplaySource() { close_files(); }
@@ -101,10 +141,16 @@ void ReplaySource::start(SourceContext& ctx) {
   }
   JsonDecodeOptions opts;
   opts.timestamp_field = cfg_.timestamp_field;
-  decoder_ = std::make_unique<JsonEventDecoder>(ctx.fields(), opts);
+  const auto make_decoder = [&] {
+    auto d = std::make_unique<JsonEventDecoder>(ctx.fields(), opts);
+    if (!cfg_.prefilter.event_types.empty()) d->require_one_of("eventType", cfg_.prefilter.event_types);
+    if (!cfg_.prefilter.states.empty()) d->require_one_of("metrics.state", cfg_.prefilter.states);
+    return d;
+  };
+  decoder_ = make_decoder();
   if (cfg_.on_bad_time == BadTime::last_seen) {
     opts.time_policy = JsonDecodeOptions::TimePolicy::fallback;
-    fallback_decoder_ = std::make_unique<JsonEventDecoder>(ctx.fields(), opts);
+    fallback_decoder_ = make_decoder();
   }
   // Room for one maximal partial line plus one read, then the decoder's padding.
   capacity_ = static_cast<std::size_t>(cfg_.max_line_bytes.bytes + cfg_.read_size.bytes) + 1;
@@ -211,19 +257,27 @@ ReplaySource::Read ReplaySource::next_line(std::string_view& line) {
   }
 }
 
-std::optional<Event> ReplaySource::accept(std::string_view line) {
-  if (blank(line)) return std::nullopt;
-  Event e;
+bool ReplaySource::accept(std::string_view line) {
+  if (blank(line)) return false;
+  Event& e = scratch_;
   JsonDecodeResult r = decoder_->decode_padded(line, e);
   if ((r == JsonDecodeResult::missing_timestamp || r == JsonDecodeResult::bad_timestamp) && fallback_decoder_ &&
       have_max_) {
     r = fallback_decoder_->decode_padded(line, e, max_seen_);
     if (r == JsonDecodeResult::ok) defaulted_.add();
   }
+  if (r == JsonDecodeResult::ok && !where_.empty() && !where_.matches(e)) {
+    e.fields.clear();
+    r = JsonDecodeResult::filtered;
+  }
+  if (r == JsonDecodeResult::filtered) {
+    prefiltered_.add();
+    return false;
+  }
   if (r != JsonDecodeResult::ok) {
     malformed(from_decode(r), line, decoder_->last_error_detail());
     dead_letter(line, true);
-    return std::nullopt;
+    return false;
   }
   if (have_max_ && e.time_ms > max_seen_ + cfg_.max_future.ms) {
     future_.add();
@@ -231,11 +285,11 @@ std::optional<Event> ReplaySource::accept(std::string_view line) {
          " ms is more than max_future (" + format_duration(cfg_.max_future) +
          ") ahead of the highest time seen so far; dropped");
     dead_letter(line, true);
-    return std::nullopt;
+    return false;
   }
   if (!have_max_ || e.time_ms > max_seen_) max_seen_ = e.time_ms;
   have_max_ = true;
-  return e;
+  return true;
 }
 
 void ReplaySource::malformed(Malformed why, std::string_view line, const std::string& detail) {
@@ -335,8 +389,12 @@ void ReplaySource::pump() {
         return;
       }
       --line_budget;
-      pending_ = accept(line);
-      if (!pending_) continue;
+      if (!accept(line)) continue;
+      if (speed_ == 0) {  // not paced: straight into the batch
+        batch.events.push_back(std::move(scratch_));
+        continue;
+      }
+      pending_.emplace(std::move(scratch_));
     }
     if (speed_ > 0) {
       const std::int64_t now = ctx_->clock().steady_ms();

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cxflow/component.hpp>
+#include <cxflow/condition.hpp>
 #include <cxflow/config.hpp>
 #include <cxflow/event.hpp>
 #include <cxflow/json_events.hpp>
@@ -23,10 +24,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cxflow::replay {
 
 enum class BadTime { reject, last_seen };
+
+// `prefilter`: filter-interaction's criteria, applied while decoding (see README.md).
+struct Prefilter {
+  std::vector<std::string> event_types;
+  std::vector<std::string> states;
+  ConfigNode where;  // a condition string; a node so that parse errors point into the file
+  bool active() const noexcept { return !event_types.empty() || !states.empty() || !where.is_null(); }
+};
 
 struct Config {
   std::string path;
@@ -42,7 +52,15 @@ struct Config {
   Duration warn_interval{10'000};
   bool follow = false;
   Duration poll_interval{500};
+  Prefilter prefilter;
 };
+
+// The values the normalized event schema allows (as filter-interaction's lists).
+const std::vector<std::string>& known_event_types();
+const std::vector<std::string>& known_states();
+// "" when every value is known, else an error naming `key[i]`, the allowed values and a suggestion.
+std::string check_values(const std::string& key, const std::vector<std::string>& values,
+                         const std::vector<std::string>& allowed);
 
 // "max" -> 0; a positive factor ("1", "60", "0.5") -> the factor; anything else -> nullopt.
 std::optional<double> parse_speed(std::string_view text);
@@ -69,8 +87,9 @@ class ReplaySource final : public Source {
   // Next complete line (without '\n') into `line`, reading more as needed.
   Read next_line(std::string_view& line);
   bool refill();  // false at end of file
-  // Decodes and applies the event-time policy; nullopt for a skipped line.
-  std::optional<Event> accept(std::string_view line);
+  // Decodes into scratch_ and applies the prefilter and the event-time policy; false for a
+  // skipped line.
+  bool accept(std::string_view line);
   void malformed(Malformed why, std::string_view line, const std::string& detail);
   void dead_letter(std::string_view bytes, bool end_of_line);
   void warn(const std::string& message);
@@ -84,6 +103,8 @@ class ReplaySource final : public Source {
   SourceContext* ctx_ = nullptr;
   std::unique_ptr<JsonEventDecoder> decoder_;
   std::unique_ptr<JsonEventDecoder> fallback_decoder_;  // on_bad_time: last_seen
+  Event scratch_;      // decode target; keeps its field capacity across skipped lines
+  Condition where_;    // prefilter.where (event_types/states run inside the decoder)
 
   // Input.
   int fd_ = -1;
@@ -126,6 +147,7 @@ class ReplaySource final : public Source {
   Counter& late_;
   Counter& defaulted_;
   Counter& dead_lettered_;
+  Counter& prefiltered_;
 };
 
 }  // namespace cxflow::replay

@@ -381,6 +381,85 @@ TEST(SourceReplay, ConfigErrorsNameTheKey) {
   EXPECT_EQ(errors_of("path: does/not/exist/yet.jsonl\n"), "") << "validate must not touch the file";
 }
 
+TEST(SourceReplay, PrefilterKeepsWhatFilterInteractionWouldAndStopsDecodingRejectedLines) {
+  TempDir dir;
+  const auto dead = dir / "dead.jsonl";
+  const auto file = dir.write(
+      "in.jsonl",
+      lines({ev(kT0, "c-1"), ev(kT0 + 1, "c-2", "active"), ev(kT0 + 2, "c-3", "abandoned"),
+             R"({"eventType":"agent","timestamp":"noon","agentId":"a-1",})",  // rejected before the bad parts
+             R"({"eventType":"interaction","timestamp":5,"interactionId":"no-state"})",
+             R"({"eventType":"interaction","timestamp":6,"metrics":{"state":"ended"},})",  // kept, so checked
+             R"({"eventType":"interaction","timestamp":"bad","metrics":{"state":"ended"}})",
+             ev(kT0 + 3, "c-4", "wrapup"), ev(kT0 + 4, "c-5")}));
+  auto h = load("path: " + file.string() + "\ndead_letter: " + dead.string() +
+                "\nprefilter:\n  event_types: [interaction]\n  states: [ended, abandoned]\n");
+  h.start();
+  h.run();
+  EXPECT_TRUE(h.ended());
+  auto out = h.take();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(h.text(out[0], "interactionId"), "c-1");
+  EXPECT_EQ(h.text(out[1], "interactionId"), "c-3");
+  EXPECT_EQ(h.text(out[2], "interactionId"), "c-5");
+  EXPECT_EQ(out[2].fields.size(), 5u);
+  EXPECT_EQ(h.counter("lines_read"), 9u);
+  EXPECT_EQ(h.counter("prefiltered"), 4u);  // active, agent, no state, wrapup
+  EXPECT_EQ(h.counter("malformed"), 2u);
+  EXPECT_EQ(h.counter("malformed_invalid_json"), 1u);
+  EXPECT_EQ(h.counter("malformed_bad_timestamp"), 1u);
+  EXPECT_EQ(h.counter("dead_lettered"), 2u);  // prefiltered lines are not errors
+  EXPECT_EQ(cxflow::test::read_file(dead).find("agent"), std::string::npos);
+  EXPECT_EQ(h.watermarks().back(), kT0 + 4);
+}
+
+TEST(SourceReplay, PrefilterWhereAndAnEmptyPrefilterKeepsEverything) {
+  TempDir dir;
+  const auto file = dir.write("in.jsonl", lines({ev(kT0, "c-1"), ev(kT0 + 1, "c-2", "active")}));
+  auto h = load("path: " + file.string() + "\nprefilter:\n  where: metrics.state != ended and metadata.queue == sales\n");
+  h.start();
+  h.run();
+  auto out = h.take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(h.text(out[0], "interactionId"), "c-2");
+  EXPECT_EQ(h.counter("prefiltered"), 1u);
+
+  auto all = load("path: " + file.string() + "\nprefilter: {}\n");
+  all.start();
+  all.run();
+  EXPECT_EQ(all.take().size(), 2u);
+  EXPECT_EQ(all.counter("prefiltered"), 0u);
+}
+
+TEST(SourceReplay, PrefilterWithLastSeenTimeAndPacing) {
+  TempDir dir;
+  const auto file = dir.write("in.jsonl", lines({ev(kT0, "c-1"), R"({"eventType":"interaction","metrics":{"state":"ended"}})",
+                                                  R"({"eventType":"agent"})", ev(kT0 + 1000, "c-3", "active")}));
+  auto h = load("path: " + file.string() + "\non_bad_time: last_seen\nspeed: 1\nprefilter:\n  states: [ended]\n");
+  h.start();
+  h.run();
+  auto out = h.take();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].time_ms, kT0);
+  EXPECT_EQ(h.counter("time_defaulted"), 1u);
+  EXPECT_EQ(h.counter("prefiltered"), 2u);
+}
+
+TEST(SourceReplay, PrefilterConfigErrorsNameTheKey) {
+  std::string e = errors_of("path: a.jsonl\nprefilter:\n  states: [ended, abandonned]\n");
+  EXPECT_NE(e.find("'prefilter.states[1]': 'abandonned' is not one of"), std::string::npos) << e;
+  EXPECT_NE(e.find("did you mean 'abandoned'"), std::string::npos) << e;
+  e = errors_of("path: a.jsonl\nprefilter:\n  event_types: [call]\n");
+  EXPECT_NE(e.find("'prefilter.event_types[0]'"), std::string::npos) << e;
+  e = errors_of("path: a.jsonl\nprefilter:\n  state: [ended]\n");
+  EXPECT_NE(e.find("did you mean 'states'"), std::string::npos) << e;
+  e = errors_of("path: a.jsonl\nprefilter:\n  where: 'metrics.waitTime <= )'\n");
+  EXPECT_NE(e.find("'prefilter.where'"), std::string::npos) << e;
+  e = errors_of("path: a.jsonl\nprefilter:\n  where: [a, b]\n");
+  EXPECT_NE(e.find("'prefilter.where': expected a condition string"), std::string::npos) << e;
+  EXPECT_EQ(errors_of("path: a.jsonl\nprefilter:\n  event_types: [interaction]\n  states: [ended, abandoned]\n"), "");
+}
+
 TEST(SourceReplay, ExampleConfigures) {
   const auto& api = Harness::api("source-replay");
   EXPECT_EQ(errors_of(api.example()), "");
