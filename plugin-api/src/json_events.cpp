@@ -63,11 +63,20 @@ struct Edge {
   std::uint32_t len = 0;
   std::uint64_t w0 = 0, w1 = 0;  // segment bytes 0..7 and 8..15, zero padded
 };
+// A child whose segment is at most 16 bytes without '"' or '\\': its raw key bytes are the
+// segment itself followed by the closing quote, so it is matched without scanning the key.
+struct PlainEdge {
+  std::uint64_t w0, w1;  // segment bytes, zero padded
+  std::uint64_t m0, m1;  // masks of the segment's bytes in each word
+  std::uint32_t len;
+  std::uint32_t node;
+};
 struct Node {
   FieldId field = kNoField;  // this exact path is wanted
   bool is_time = false;      // this path is the event time
   int require = -1;          // index of a require_one_of() condition on this path
   std::vector<Edge> children;
+  std::vector<PlainEdge> plain;  // the children matchable in place (most of them)
 };
 
 // A require_one_of() condition.
@@ -233,6 +242,9 @@ struct JsonEventDecoder::Impl {
         std::memcpy(w, seg.data(), std::min<std::size_t>(seg.size(), 16));
         std::memcpy(&e.w0, w, 8);
         std::memcpy(&e.w1, w + 8, 8);
+        if (seg.size() <= 16 && seg.find_first_of("\"\\") == std::string_view::npos)
+          nodes[n].plain.push_back(PlainEdge{e.w0, e.w1, low_bytes(seg.size()),
+                                             seg.size() > 8 ? low_bytes(seg.size() - 8) : 0, e.len, next});
         nodes[n].children.push_back(std::move(e));
         nodes.emplace_back();
       }
@@ -262,6 +274,15 @@ struct JsonEventDecoder::Impl {
         return e.node;
       }
     }
+    return 0;
+  }
+
+  // Child of `n` whose segment the raw key starting at `key` spells exactly (closing quote
+  // included), or 0. Reads at most key[0..16]: within the document or its padding.
+  std::uint32_t child_plain(std::uint32_t n, const char* key) const noexcept {
+    const std::uint64_t k0 = load8(key), k1 = load8(key + 8);
+    for (const PlainEdge& e : nodes[n].plain)
+      if ((k0 & e.m0) == e.w0 && (k1 & e.m1) == e.w1 && key[e.len] == '"') return e.node;
     return 0;
   }
 
@@ -454,6 +475,11 @@ struct JsonEventDecoder::Impl {
       // time, noting backslashes and dots before it (the bytes read past the quote are the rest
       // of the document or its padding). Plain keys (the norm) are matched in place.
       const char* raw = field.key().raw();
+      if (const std::uint32_t hit = child_plain(n, raw); hit != 0) [[likely]] {
+        if (auto r = value(field.value(), hit); r != JsonDecodeResult::ok) return r;
+        continue;
+      }
+      // No plain match: the key is unwanted, escaped, dotted or long.
       const char* p = raw;
       std::uint64_t quote, backslash, dot = 0;
       for (;;) {
