@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
@@ -76,7 +77,12 @@ struct Node {
   bool is_time = false;      // this path is the event time
   int require = -1;          // index of a require_one_of() condition on this path
   std::vector<Edge> children;
-  std::vector<PlainEdge> plain;  // the children matchable in place (most of them)
+  std::vector<PlainEdge> plain;  // the children matchable in place, sorted by first byte
+  // plain[begin[c] .. begin[c] + count[c]) start with byte c.
+  std::array<std::uint8_t, 256> begin{}, count{};
+  // Bit c: some child (plain or not) starts with byte c; '"' stands for an empty segment.
+  std::array<std::uint64_t, 4> first_any{};
+  bool may_start_with(unsigned char c) const noexcept { return (first_any[c >> 6] >> (c & 63)) & 1; }
 };
 
 // A require_one_of() condition.
@@ -209,6 +215,31 @@ struct JsonEventDecoder::Impl {
     if (!options.raw_field.empty())
       if (auto id = table.find(options.raw_field)) raw_field = *id;
     seen.assign(nodes.size(), 0);
+    index();
+  }
+
+  // (Re)builds every node's in-place matching tables from its children.
+  void index() {
+    for (Node& node : nodes) {
+      node.plain.clear();
+      node.begin.fill(0);
+      node.count.fill(0);
+      node.first_any.fill(0);
+      for (const Edge& e : node.children) {
+        const auto c = static_cast<unsigned char>(e.segment.empty() ? '"' : e.segment[0]);
+        node.first_any[c >> 6] |= 1ull << (c & 63);
+        if (e.len <= 16 && e.segment.find_first_of("\"\\") == std::string::npos && node.plain.size() < 255)
+          node.plain.push_back(PlainEdge{e.w0, e.w1, low_bytes(e.len), e.len > 8 ? low_bytes(e.len - 8) : 0, e.len,
+                                         e.node});
+      }
+      std::stable_sort(node.plain.begin(), node.plain.end(), [](const PlainEdge& a, const PlainEdge& b) {
+        return static_cast<unsigned char>(a.w0) < static_cast<unsigned char>(b.w0);
+      });
+      for (std::size_t i = 0; i < node.plain.size(); ++i) {
+        const auto c = static_cast<unsigned char>(node.plain[i].w0);
+        if (node.count[c]++ == 0) node.begin[c] = static_cast<std::uint8_t>(i);
+      }
+    }
   }
 
   void require_one_of(std::string_view path, std::vector<std::string> values) {
@@ -226,6 +257,7 @@ struct JsonEventDecoder::Impl {
     nodes[n].require = static_cast<int>(requirements.size());
     requirements.push_back(Requirement{std::string(path), std::move(values)});
     satisfied.push_back(0);
+    index();
   }
 
   std::uint32_t insert(std::string_view path) {
@@ -242,9 +274,6 @@ struct JsonEventDecoder::Impl {
         std::memcpy(w, seg.data(), std::min<std::size_t>(seg.size(), 16));
         std::memcpy(&e.w0, w, 8);
         std::memcpy(&e.w1, w + 8, 8);
-        if (seg.size() <= 16 && seg.find_first_of("\"\\") == std::string_view::npos)
-          nodes[n].plain.push_back(PlainEdge{e.w0, e.w1, low_bytes(seg.size()),
-                                             seg.size() > 8 ? low_bytes(seg.size() - 8) : 0, e.len, next});
         nodes[n].children.push_back(std::move(e));
         nodes.emplace_back();
       }
@@ -279,10 +308,15 @@ struct JsonEventDecoder::Impl {
 
   // Child of `n` whose segment the raw key starting at `key` spells exactly (closing quote
   // included), or 0. Reads at most key[0..16]: within the document or its padding.
-  std::uint32_t child_plain(std::uint32_t n, const char* key) const noexcept {
-    const std::uint64_t k0 = load8(key), k1 = load8(key + 8);
-    for (const PlainEdge& e : nodes[n].plain)
-      if ((k0 & e.m0) == e.w0 && (k1 & e.m1) == e.w1 && key[e.len] == '"') return e.node;
+  std::uint32_t child_plain(const Node& node, const char* key) const noexcept {
+    const std::uint64_t k0 = load8(key);
+    const auto c = static_cast<unsigned char>(k0);
+    const PlainEdge* e = node.plain.data() + node.begin[c];
+    const PlainEdge* end = e + node.count[c];
+    if (e == end) return 0;
+    const std::uint64_t k1 = load8(key + 8);
+    for (; e != end; ++e)
+      if ((k0 & e->m0) == e->w0 && (k1 & e->m1) == e->w1 && key[e->len] == '"') return e->node;
     return 0;
   }
 
@@ -475,10 +509,14 @@ struct JsonEventDecoder::Impl {
       // time, noting backslashes and dots before it (the bytes read past the quote are the rest
       // of the document or its padding). Plain keys (the norm) are matched in place.
       const char* raw = field.key().raw();
-      if (const std::uint32_t hit = child_plain(n, raw); hit != 0) [[likely]] {
+      const Node& node = nodes[n];
+      if (const std::uint32_t hit = child_plain(node, raw); hit != 0) [[likely]] {
         if (auto r = value(field.value(), hit); r != JsonDecodeResult::ok) return r;
         continue;
       }
+      // A key whose first byte starts no child (and is not an escape) cannot name one, not even
+      // dotted or escaped further on: skip it without looking at the rest.
+      if (!node.may_start_with(static_cast<unsigned char>(*raw)) && *raw != '\\') continue;
       // No plain match: the key is unwanted, escaped, dotted or long.
       const char* p = raw;
       std::uint64_t quote, backslash, dot = 0;
