@@ -55,6 +55,7 @@ TEST(SinkJsonl, RotatesBySize) {
 TEST(SinkJsonl, ConfigErrorsNameTheKey) {
   auto errors = Harness::config_errors("sink-jsonl", "rotate_size: huge\n");
   ASSERT_EQ(errors.size(), 2u);
-  EXPECT_NE(errors[0].str().find("'rotate_size': expected a size"), std::string::npos) << errors[0].str();
-  EXPECT_NE(errors[1].str().find("missing required key 'path'"), std::string::npos) << errors[1].str();
+  const std::string all = errors[0].str() + "\n" + errors[1].str();
+  EXPECT_NE(all.find("<test>:1:14: 'rotate_size': expected a size"), std::string::npos) << all;
+  EXPECT_NE(all.find("'path': missing required key 'path'"), std::string::npos) << all;
 }

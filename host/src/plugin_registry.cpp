@@ -4,6 +4,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <cstdlib>
 #include <set>
 
@@ -34,8 +35,10 @@ std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>
 
 bool PluginRegistry::load(const fs::path& so) {
   using cxflow_entry_fn = const cxflow_plugin_descriptor*() noexcept;
-  // Never unloaded: deliberately leaked.
-  auto* lib = new boost::dll::shared_library();
+  // Never unloaded: Asio handlers, coroutine frames and thread-local destructors of a plugin may
+  // outlive its components. Kept reachable for the life of the process (so leak checkers agree).
+  static auto* loaded = new std::vector<std::unique_ptr<boost::dll::shared_library>>();
+  auto* lib = loaded->emplace_back(std::make_unique<boost::dll::shared_library>()).get();
   std::error_code ec;
   lib->load(so, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec) {

@@ -277,14 +277,16 @@ struct Node final : SourceContext {
     deliver(std::move(b));
   }
 
+  // On the strand: a failed call stops this component at once, before the next queued batch.
   void check(const Status& s, const char* what) {
     if (s.ok) return;
     errors.add();
     rt.node_failed(*this, std::string(what) + ": " + s.message);
+    fail_here();
   }
 
-  // Called on the strand after a failure: stop consuming; downstream gets end-of-stream so it
-  // commits what it has.
+  // On the strand, right after a failure: stop consuming; downstream gets end-of-stream so it
+  // commits what it already accepted.
   void fail_here() {
     if (failed) return;
     failed = true;
@@ -345,6 +347,7 @@ struct Node final : SourceContext {
   void fail(std::string_view message) override {
     errors.add();
     rt.node_failed(*this, message);
+    fail_here();
   }
   TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override {
     const TimerId id = next_timer++;
@@ -411,8 +414,6 @@ void Runtime::Impl::node_failed(Node& n, std::string_view message) {
   log_line(LogLevel::Error, n.prefix, std::string(message) + " (component '" + n.c.spec.name + "' failed; draining the pipeline)");
   int expected = 0;
   exit_code.compare_exchange_strong(expected, 1);
-  Node* node = &n;
-  asio::post(node->strand, [node] { node->fail_here(); });
   start_drain("component failure");
 }
 

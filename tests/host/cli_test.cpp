@@ -2,6 +2,7 @@
 // every class of config and graph error names its place, plugins are found, refused or skipped.
 #include <gtest/gtest.h>
 
+#include "cxflow/version.hpp"
 #include "process.hpp"
 
 using namespace cxflow::test;
@@ -185,7 +186,7 @@ sinks:
   auto r = cli({"validate", path.string(), "--plugin-dir", kGoodDir, "--plugin-dir", kBadDir});
   EXPECT_EQ(r.exit_code, 65);
   EXPECT_NE(r.err.find("plugin 'abi-mismatch' at " + kBadDir + "/abi-mismatch.so was built for ABI version 999, but this "
-                       "cxflow expects ABI version 1"),
+                       "cxflow expects ABI version " + std::to_string(cxflow::kAbiVersion)),
             std::string::npos) << r.err;
   EXPECT_NE(r.err.find("plugin 'buildkey-mismatch' at " + kBadDir +
                        "/buildkey-mismatch.so has build key 'gcc-0.0 made-up-stdlib boost-0', but this cxflow expects "
@@ -228,5 +229,5 @@ TEST(Cli, UsageErrors) {
   EXPECT_EQ(cli({"run", "x.yaml", "--log-level", "loud"}).exit_code, 64);
   auto v = cli({"--version"});
   EXPECT_EQ(v.exit_code, 0);
-  EXPECT_NE(v.out.find("ABI version 1"), std::string::npos);
+  EXPECT_NE(v.out.find("ABI version " + std::to_string(cxflow::kAbiVersion)), std::string::npos);
 }

@@ -1,6 +1,7 @@
 #include "cxflow/testing.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include "log.hpp"
 #include "pipeline.hpp"
@@ -46,6 +47,7 @@ struct Harness::Impl final : SourceContext, Setup {
   FakeClock fake_clock;
   std::unique_ptr<InstanceBase> instance;
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters;
+  std::mutex posted_mutex;  // post() and log() may come from a plugin's own threads
   std::deque<std::function<void()>> posted;
   std::vector<Timer> timers;
   TimerId next_timer = 1;
@@ -74,6 +76,7 @@ struct Harness::Impl final : SourceContext, Setup {
     return *it->second;
   }
   void log(LogLevel level, std::string_view m) override {
+    std::lock_guard lock(posted_mutex);
     log_lines.push_back(std::string(host::level_name(level)) + " " + std::string(m));
   }
   // Context
@@ -90,7 +93,10 @@ struct Harness::Impl final : SourceContext, Setup {
     timers.push_back(Timer{fake_clock.steady_ms() + std::max<std::int64_t>(0, delay_ms), id, std::move(fn)});
     return id;
   }
-  void post_raw(std::function<void()> fn) override { posted.push_back(std::move(fn)); }
+  void post_raw(std::function<void()> fn) override {
+    std::lock_guard lock(posted_mutex);
+    posted.push_back(std::move(fn));
+  }
   // SourceContext
   bool emit(Batch&& b) override {
     emitted += b.events.size();
@@ -101,7 +107,7 @@ struct Harness::Impl final : SourceContext, Setup {
   }
   void end_of_stream() override { ended_flag = true; }
   void when_ready_raw(std::function<void()> fn) override {
-    if (!backpressure) posted.push_back(std::move(fn));
+    if (!backpressure) post_raw(std::move(fn));
     else ready_waiters.push_back(std::move(fn));
   }
   // Emitter for transforms
@@ -120,10 +126,16 @@ struct Harness::Impl final : SourceContext, Setup {
   Out out{*this};
 
   bool run_one_ready() {
-    if (!posted.empty()) {
-      auto fn = std::move(posted.front());
-      posted.pop_front();
-      fn();
+    std::function<void()> next;
+    {
+      std::lock_guard lock(posted_mutex);
+      if (!posted.empty()) {
+        next = std::move(posted.front());
+        posted.pop_front();
+      }
+    }
+    if (next) {
+      next();
       return true;
     }
     auto it = std::min_element(timers.begin(), timers.end(), [](const Timer& a, const Timer& b) {
@@ -293,7 +305,7 @@ void Harness::advance(std::int64_t ms) {
 void Harness::set_backpressure(bool full) {
   impl_->backpressure = full;
   if (!full) {
-    for (auto& fn : impl_->ready_waiters) impl_->posted.push_back(std::move(fn));
+    for (auto& fn : impl_->ready_waiters) impl_->post_raw(std::move(fn));
     impl_->ready_waiters.clear();
   }
 }

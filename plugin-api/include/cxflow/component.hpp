@@ -3,7 +3,8 @@
 //
 // Threading: the host calls each component instance from one logical thread at a time (its own
 // strand), including the callbacks it registered (timers, post, when_ready). A plugin needs no
-// locks for its own state. Only Context::post() may be called from a foreign thread.
+// locks for its own state. From a thread of the plugin's own, only Context::post(),
+// Context::log() and Counter operations may be used; everything else belongs on the strand.
 #pragma once
 
 #include <atomic>
