@@ -54,7 +54,12 @@ Schema<ScenarioStepConfig> step_schema() {
         "Sets the arrival-rate multiplier (relative to arrivals_per_hour, not cumulative: 1.0 restores it)")
       .min(0)
       .example("3.0");
-  s.key("queue", &ScenarioStepConfig::queue, "Limits 'arrivals' to this queue (default: every queue)");
+  s.key("handle_factor", &ScenarioStepConfig::handle_factor,
+        "Sets the talk-time multiplier for contacts arriving from this step on (relative to handle_time, not "
+        "cumulative: 1.0 restores it)")
+      .min(0)
+      .example("1.5");
+  s.key("queue", &ScenarioStepConfig::queue, "Limits 'arrivals' and 'handle_factor' to this queue (default: every queue)");
   s.key("logout", &ScenarioStepConfig::logout,
         "Number of agents that log out: idle agents at once, busy agents when their contact is done")
       .min(0)

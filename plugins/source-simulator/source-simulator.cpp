@@ -159,10 +159,11 @@ std::vector<AgentGroupConfig> builtin_agents() {
 // ---- Config resolution ------------------------------------------------------------------------
 
 std::string check_scenario_step(const ScenarioStepConfig& s) {
-  if (s.arrivals < 0 && s.logout == 0 && s.login == 0)
-    return "scenario step has no action: set at least one of 'arrivals' (rate multiplier), 'logout' or 'login' "
-           "(number of agents)";
-  if (!s.queue.empty() && s.arrivals < 0) return "'queue' only applies to 'arrivals'; add an 'arrivals' multiplier";
+  if (s.arrivals < 0 && s.handle_factor < 0 && s.logout == 0 && s.login == 0)
+    return "scenario step has no action: set at least one of 'arrivals' (rate multiplier), 'handle_factor' "
+           "(talk-time multiplier), 'logout' or 'login' (number of agents)";
+  if (!s.queue.empty() && s.arrivals < 0 && s.handle_factor < 0)
+    return "'queue' only applies to 'arrivals' and 'handle_factor'; add one of them";
   if (!s.group.empty() && s.logout == 0 && s.login == 0) return "'group' only applies to 'logout' and 'login'";
   return {};
 }
@@ -294,6 +295,7 @@ std::string resolve_model(const Config& cfg, Model& m) {
     ModelStep ms;
     ms.at_ms = s.at.ms;
     ms.arrivals = s.arrivals;
+    ms.handle_factor = s.handle_factor;
     ms.logout = s.logout;
     ms.login = s.login;
     if (!s.queue.empty()) {
@@ -351,6 +353,7 @@ struct SimulatorSource::Impl {
   struct Queue {
     ModelQueue cfg;
     double multiplier = 1;     // from scenario steps
+    double handle_factor = 1;  // from scenario steps: scales talk time of contacts arriving from then on
     double rate_per_hour = 0;  // current rate: configured x multiplier x arrival curve
     std::uint64_t arrival_gen = 0;
     std::deque<Waiting> waiting;  // FIFO; abandoned entries are skipped lazily
@@ -525,7 +528,8 @@ struct SimulatorSource::Impl {
     // Every attribute is drawn at arrival, whatever happens later (common random numbers).
     c.patience_ms = Q.cfg.patience_ms > 0 ? std::max<std::int64_t>(1, to_ms(Q.attr_rng.exponential(static_cast<double>(Q.cfg.patience_ms)))) : 0;
     c.handle_ms = std::max<std::int64_t>(
-        1, to_ms(static_cast<double>(Q.cfg.handle_median_ms) * std::exp(Q.cfg.handle_sigma * Q.attr_rng.normal())));
+        1, to_ms(static_cast<double>(Q.cfg.handle_median_ms) * Q.handle_factor *
+                 std::exp(Q.cfg.handle_sigma * Q.attr_rng.normal())));
     c.wrapup_ms = Q.cfg.wrapup_mean_ms > 0 ? to_ms(Q.attr_rng.exponential(static_cast<double>(Q.cfg.wrapup_mean_ms))) : 0;
     c_arrived.add();
     interaction_event(c, "queued");
@@ -732,6 +736,9 @@ struct SimulatorSource::Impl {
         reschedule_arrivals(q);
       }
     }
+    if (s.handle_factor >= 0)
+      for (std::uint32_t q = 0; q < queues.size(); ++q)
+        if (s.queue < 0 || static_cast<std::uint32_t>(s.queue) == q) queues[q].handle_factor = s.handle_factor;
     if (s.logout > 0) step_logout(s);
     if (s.login > 0) step_login(s);
   }

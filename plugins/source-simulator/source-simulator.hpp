@@ -38,8 +38,9 @@ struct AgentGroupConfig {
 
 struct ScenarioStepConfig {
   Duration at;
-  double arrivals = -1;  // < 0 = not set
-  std::string queue;     // "" = every queue (arrivals only)
+  double arrivals = -1;       // < 0 = not set
+  double handle_factor = -1;  // < 0 = not set
+  std::string queue;          // "" = every queue (arrivals and handle_factor only)
   std::string group;     // "" = any group (login/logout only)
   std::int64_t logout = 0;
   std::int64_t login = 0;
@@ -86,6 +87,7 @@ struct ModelGroup {
 struct ModelStep {
   std::int64_t at_ms = 0;
   double arrivals = -1;
+  double handle_factor = -1;
   int queue = -1;  // -1 = every queue
   int group = -1;  // -1 = any group
   std::int64_t logout = 0;

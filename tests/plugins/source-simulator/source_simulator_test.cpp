@@ -315,6 +315,31 @@ TEST(SourceSimulator, ArrivalStepMultipliesTheRateOfOneQueue) {
   EXPECT_GT(second["a"] * 2, first["a"]);
 }
 
+TEST(SourceSimulator, HandleFactorStepLengthensTalkTimeOfOneQueue) {
+  const std::string base =
+      "seed: 3\nduration: 3h\nqueue_snapshot_interval: 0s\nbreak_rate_per_hour: 0\n"
+      "queues: [{name: a, arrivals_per_hour: 60, handle_time: 100s, wrapup: 0s},"
+      " {name: b, arrivals_per_hour: 60, handle_time: 100s, wrapup: 0s}]\n"
+      "agents: [{name: g, count: 20}]\n";
+  auto plain = Harness::load(kPlugin, base);
+  auto stepped =
+      Harness::load(kPlugin, base + "scenario: [{at: 1h, handle_factor: 2.0, queue: b}, {at: 2h, handle_factor: 1.0, queue: b}]\n");
+  // Total talk time of ended contacts by queue and by the hour they ended in.
+  auto totals = [](Harness& h) {
+    std::map<std::pair<std::string, int>, double> acc;
+    for (const auto& e : run_to_end(h))
+      if (h.text(e, "eventType") == "interaction" && h.text(e, "metrics.state") == "ended")
+        acc[{h.text(e, "metadata.queue"), static_cast<int>((e.time_ms - kStart) / 3'600'000)}] +=
+            *h.number(e, "metrics.handleTime");
+    return acc;
+  };
+  auto p = totals(plain), s = totals(stepped);
+  const std::pair<std::string, int> b1{"b", 1}, a1{"a", 1}, a2{"a", 2};
+  EXPECT_GT(s[b1], 1.5 * p[b1]) << "talk time of b doubles during the step";
+  EXPECT_DOUBLE_EQ(s[a1], p[a1]) << "queue a draws the same contacts and is not affected";
+  EXPECT_DOUBLE_EQ(s[a2], p[a2]);
+}
+
 TEST(SourceSimulator, LoginStepAddsAgentsBeyondTheConfiguredOnes) {
   auto h = Harness::load(kPlugin,
                          "duration: 30m\nqueues: [{name: q}]\nagents: [{name: team, count: 2, prefix: ag}]\n"
