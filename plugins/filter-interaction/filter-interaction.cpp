@@ -4,33 +4,6 @@
 
 namespace cxflow::filter {
 
-const std::vector<std::string>& known_event_types() {
-  static const std::vector<std::string> v = {"interaction", "agent", "queue"};
-  return v;
-}
-
-const std::vector<std::string>& known_states() {
-  // Interaction states (+ the seed's idle), then agent states.
-  static const std::vector<std::string> v = {"queued", "active",    "hold", "wrapup",      "ended",     "abandoned",
-                                             "idle",   "available", "busy", "unavailable", "logged_out"};
-  return v;
-}
-
-std::string check_values(const std::string& key, const std::vector<std::string>& values,
-                         const std::vector<std::string>& allowed) {
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    bool ok = false;
-    for (const auto& a : allowed) ok = ok || a == values[i];
-    if (ok) continue;
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    std::string msg = "'" + key + "[" + std::to_string(i) + "]': '" + values[i] + "' is not one of [" + list + "]";
-    const std::string m = closest_match(values[i], allowed);
-    if (!m.empty()) msg += "; did you mean '" + m + "'?";
-    return msg;
-  }
-  return "";
-}
 
 FilterInteraction::FilterInteraction(const Config& c, Setup& setup)
     : event_types_(c.event_types),

@@ -25,12 +25,6 @@ struct Config {
   bool invert = false;
 };
 
-// The values the normalized event schema allows (docs: DESIGN.md, "The normalized event schema").
-const std::vector<std::string>& known_event_types();
-const std::vector<std::string>& known_states();
-// "" when every value is known, else an error naming `key[i]`, the allowed values and a suggestion.
-std::string check_values(const std::string& key, const std::vector<std::string>& values,
-                         const std::vector<std::string>& allowed);
 
 class FilterInteraction final : public Transform {
  public:

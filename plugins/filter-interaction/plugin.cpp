@@ -1,4 +1,5 @@
 // filter-interaction: schema and export. The logic lives in filter-interaction.cpp.
+#include <cxflow/normalized.hpp>
 #include <cxflow/plugin.hpp>
 
 #include "filter-interaction.hpp"
@@ -37,8 +38,8 @@ struct Plugin {
           "Drop the events that match every given criterion and keep the rest (counted as dropped_matched)")
         .def("false");
     s.check([](const Config& c) -> std::string {
-      std::string e = cxflow::filter::check_values("event_types", c.event_types, cxflow::filter::known_event_types());
-      if (e.empty()) e = cxflow::filter::check_values("states", c.states, cxflow::filter::known_states());
+      std::string e = cxflow::normalized::check_values("event_types", c.event_types, cxflow::normalized::event_types());
+      if (e.empty()) e = cxflow::normalized::check_values("states", c.states, cxflow::normalized::states());
       return e;
     });
   }

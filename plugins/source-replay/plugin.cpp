@@ -1,4 +1,5 @@
 // source-replay: schema and export. The logic lives in source-replay.cpp.
+#include <cxflow/normalized.hpp>
 #include <cxflow/plugin.hpp>
 
 #include "source-replay.hpp"
@@ -100,11 +101,11 @@ struct Plugin {
              "hold; a missing, null or non-string eventType/metrics.state fails). A rejected line stops being "
              "decoded at the failing key and is counted as prefiltered, not as malformed");
     s.check([](const Config& c) -> std::string {
-      using cxflow::replay::check_values;
-      if (auto e = check_values("prefilter.event_types", c.prefilter.event_types, cxflow::replay::known_event_types());
+      using cxflow::normalized::check_values;
+      if (auto e = check_values("prefilter.event_types", c.prefilter.event_types, cxflow::normalized::event_types());
           !e.empty())
         return e;
-      if (auto e = check_values("prefilter.states", c.prefilter.states, cxflow::replay::known_states()); !e.empty())
+      if (auto e = check_values("prefilter.states", c.prefilter.states, cxflow::normalized::states()); !e.empty())
         return e;
       if (!cxflow::replay::parse_speed(c.speed))
         return "'speed': expected 'max' or a positive factor such as 1 (original pace) or 60, found '" + c.speed + "'";

@@ -55,12 +55,6 @@ struct Config {
   Prefilter prefilter;
 };
 
-// The values the normalized event schema allows (as filter-interaction's lists).
-const std::vector<std::string>& known_event_types();
-const std::vector<std::string>& known_states();
-// "" when every value is known, else an error naming `key[i]`, the allowed values and a suggestion.
-std::string check_values(const std::string& key, const std::vector<std::string>& values,
-                         const std::vector<std::string>& allowed);
 
 // "max" -> 0; a positive factor ("1", "60", "0.5") -> the factor; anything else -> nullopt.
 std::optional<double> parse_speed(std::string_view text);

@@ -1,0 +1,34 @@
+#include "cxflow/normalized.hpp"
+
+#include <algorithm>
+
+#include "cxflow/config.hpp"
+
+namespace cxflow::normalized {
+
+const std::vector<std::string>& event_types() {
+  static const std::vector<std::string> v = {"interaction", "agent", "queue"};
+  return v;
+}
+
+const std::vector<std::string>& states() {
+  static const std::vector<std::string> v = {"queued", "active",    "hold", "wrapup",      "ended",     "abandoned",
+                                             "idle",   "available", "busy", "unavailable", "logged_out"};
+  return v;
+}
+
+std::string check_values(const std::string& key, const std::vector<std::string>& values,
+                         const std::vector<std::string>& allowed) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::find(allowed.begin(), allowed.end(), values[i]) != allowed.end()) continue;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    std::string msg = "'" + key + "[" + std::to_string(i) + "]': '" + values[i] + "' is not one of [" + list + "]";
+    const std::string m = closest_match(values[i], allowed);
+    if (!m.empty()) msg += "; did you mean '" + m + "'?";
+    return msg;
+  }
+  return "";
+}
+
+}  // namespace cxflow::normalized
