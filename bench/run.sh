@@ -10,6 +10,8 @@
 #               files are reused when present (10M events = 2.3 GB)
 #   SIZES       event counts for the replay comparison (default: "1000000 10000000")
 #   ROUNDS      rounds per size; baseline and cxflow run back to back, alternating (default: 3)
+#   REPLAY_PIPELINE  the cxflow pipeline (default bench/pipelines/replay-bench.yaml; the variant with
+#               the filter pushed into the source: bench/pipelines/replay-prefilter-bench.yaml)
 #   JSON_EVENTS lines for cxflow-json-bench (default: 1000000)
 #   SKIP        space-separated parts to skip: replay simulated json
 #
@@ -86,7 +88,7 @@ if [[ $skip != *" replay "* ]]; then
           timed "$data/run-$who-$n" "$bin/cxflow-baseline" "$in" "$db"
         else
           timed "$data/run-$who-$n" env BENCH_IN="$in" BENCH_DB="$db" \
-            "$bin/cxflow" run "$root/bench/pipelines/replay-bench.yaml" --no-status
+            "$bin/cxflow" run "${REPLAY_PIPELINE:-$root/bench/pipelines/replay-bench.yaml}" --no-status
         fi
         cat "$data/run-$who-$n.time" >>"$data/times-$who-$n"
         log "bench: $(human "$n") round $r $who: $(awk '{ printf "%s s wall, %.1f MB peak RSS, %.2f s CPU", $1, $2 / 1024, $3 + $4 }' "$data/run-$who-$n.time")"
