@@ -7,5 +7,5 @@ source "$root/scripts/deps.sh"
 cxflow_install_deps
 build="${CXFLOW_BUILD_DIR:-$root/build}"
 cxflow_build "$build" >&2
-cd "$root"
-exec "$build/bin/cxflow" run "${1:-pipelines/simulated.yaml}"
+# Runs in the caller's folder: the pipeline's database (cxone_analytics.db) is written there.
+exec "$build/bin/cxflow" run "${1:-$root/pipelines/simulated.yaml}"
