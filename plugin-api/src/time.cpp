@@ -1,7 +1,10 @@
 #include "cxflow/time.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <ctime>
+#include <string>
 
 namespace cxflow {
 
@@ -92,6 +95,23 @@ std::string format_iso8601_ms(std::int64_t epoch_ms) {
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y + (m <= 2)), m, d,
                 static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60), ms);
   return buf;
+}
+
+std::optional<std::int64_t> parse_retry_after_ms(std::string_view value, std::int64_t now_wall_ms) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    if (value.size() > 9) return std::int64_t{999'999'999} * 1000;
+    return std::stoll(std::string(value)) * 1000;
+  }
+  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+  std::tm tm{};
+  const std::string s(value);
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  const std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  return std::max<std::int64_t>(0, at_ms - now_wall_ms);
 }
 
 }  // namespace cxflow

@@ -18,6 +18,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <cxflow/time.hpp>
+
 namespace cxflow::alerts {
 
 namespace asio = boost::asio;
@@ -191,10 +193,11 @@ struct Webhook::Impl {
     out.status = static_cast<int>(r.result_int());
     auto it = r.find(http::field::retry_after);
     if (it != r.end()) {
-      const std::string v(it->value());
-      char* end = nullptr;
-      const long s = std::strtol(v.c_str(), &end, 10);
-      if (end != v.c_str() && *end == '\0' && s >= 0) out.retry_after_ms = static_cast<std::int64_t>(s) * 1000;
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      if (auto ms = parse_retry_after_ms(std::string_view(it->value().data(), it->value().size()), now_ms))
+        out.retry_after_ms = *ms;
     }
     return out;
   }

@@ -3,6 +3,7 @@
 
 #include <cxflow/component.hpp>
 #include <cxflow/json_events.hpp>
+#include <cxflow/time.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -48,9 +49,7 @@ class Backoff {
   std::mt19937_64 rng_;
 };
 
-// Retry-After: delta seconds ("120") or an HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"),
-// relative to `now_wall_ms`. nullopt when absent or unparseable; negative results clamp to 0.
-std::optional<std::int64_t> parse_retry_after_ms(std::string_view value, std::int64_t now_wall_ms);
+using cxflow::parse_retry_after_ms;  // cxflow/time.hpp, shared with sink-alerts' webhooks
 
 // application/x-www-form-urlencoded component.
 std::string form_encode(std::string_view s);

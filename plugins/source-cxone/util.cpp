@@ -97,23 +97,6 @@ std::int64_t Backoff::delay_ms(std::int64_t attempt) {
   return d(rng_);
 }
 
-std::optional<std::int64_t> parse_retry_after_ms(std::string_view value, std::int64_t now_wall_ms) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    if (value.size() > 9) return std::int64_t{999'999'999} * 1000;
-    return std::stoll(std::string(value)) * 1000;
-  }
-  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-  std::tm tm{};
-  const std::string s(value);
-  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  const std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
-  return std::max<std::int64_t>(0, at_ms - now_wall_ms);
-}
-
 std::string form_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

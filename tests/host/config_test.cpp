@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cxflow/config.hpp"
+#include "cxflow/time.hpp"
 #include "yaml_loader.hpp"
 
 using namespace cxflow;
@@ -264,4 +265,14 @@ TEST(Yaml, SyntaxErrorsNameLineAndColumn) {
 TEST(Misc, DidYouMean) {
   EXPECT_EQ(closest_match("windw", {"window", "group_by"}), "window");
   EXPECT_EQ(closest_match("zzzzzz", {"window", "group_by"}), "");
+}
+
+TEST(RetryAfter, SecondsOrHttpDate) {
+  const std::int64_t now = *cxflow::parse_iso8601_ms("2015-10-21T07:27:00Z");
+  EXPECT_EQ(cxflow::parse_retry_after_ms("120", now), 120'000);
+  EXPECT_EQ(cxflow::parse_retry_after_ms(" 0 ", now), 0);
+  EXPECT_EQ(cxflow::parse_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", now), 60'000);
+  EXPECT_EQ(cxflow::parse_retry_after_ms("Wed, 21 Oct 2015 07:00:00 GMT", now), 0) << "a date in the past: retry now";
+  EXPECT_FALSE(cxflow::parse_retry_after_ms("soon", now));
+  EXPECT_FALSE(cxflow::parse_retry_after_ms("", now));
 }
