@@ -121,10 +121,6 @@ struct Node final : SourceContext {
     return queue.size() < static_cast<std::size_t>(rt.pipeline.runtime.queue_batches) &&
            queued_bytes < rt.pipeline.runtime.queue_bytes.bytes;
   }
-  bool has_room() {
-    std::lock_guard lock(mutex);
-    return has_room_locked();
-  }
   // Registers `fn` to run when this queue has room; returns false (without registering) if it has room now.
   bool wait_for_room(std::function<void()> fn) {
     std::lock_guard lock(mutex);
@@ -132,10 +128,11 @@ struct Node final : SourceContext {
     room_waiters.push_back(std::move(fn));
     return true;
   }
-  // Called from `producer` (any strand); never blocks on capacity.
-  void enqueue(std::shared_ptr<Batch> b, std::size_t slot) {
+  // Called from `producer` (any strand); never blocks on capacity. Returns whether the queue
+  // still has room, read under the same lock.
+  bool enqueue(std::shared_ptr<Batch> b, std::size_t slot) {
     const std::size_t bytes = b->approx_bytes();
-    bool schedule = false;
+    bool schedule = false, room = false;
     {
       std::lock_guard lock(mutex);
       queue.push_back(Item{std::move(b), slot, bytes});
@@ -144,8 +141,10 @@ struct Node final : SourceContext {
       if (queue.size() > depth_peak.value()) depth_peak.set(queue.size());
       depth_bytes.set(queued_bytes);
       if (!drain_scheduled) drain_scheduled = schedule = true;
+      room = has_room_locked();
     }
     if (schedule) asio::post(strand, [this] { drain(); });
+    return room;
   }
 
   // Sends a batch to every output. Returns true if every output still has room.
@@ -154,10 +153,7 @@ struct Node final : SourceContext {
     if (outputs.empty()) return true;
     auto shared = std::make_shared<Batch>(std::move(b));
     bool room = true;
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-      outputs[i]->enqueue(shared, output_slot[i]);
-      room = outputs[i]->has_room() && room;
-    }
+    for (std::size_t i = 0; i < outputs.size(); ++i) room = outputs[i]->enqueue(shared, output_slot[i]) && room;
     return room;
   }
 
