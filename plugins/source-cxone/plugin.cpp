@@ -6,16 +6,56 @@
 
 namespace {
 
+using cxflow::cxone::AuthMode;
+using cxflow::cxone::ClientAuth;
 using cxflow::cxone::Config;
+using cxflow::cxone::EndDetection;
+using cxflow::cxone::Protocol;
+using cxflow::cxone::RtdStream;
+using cxflow::cxone::StreamKind;
 using cxflow::cxone::WhenFull;
+
+cxflow::Schema<RtdStream> stream_schema() {
+  cxflow::Schema<RtdStream> s;
+  s.key("path", &RtdStream::path,
+        "Path under api_base_url + api_path_prefix + api_version: agents/states, contacts/active, skills/activity, "
+        "or any other with kind/array/key")
+      .required()
+      .example("agents/states");
+  s.key("interval", &RtdStream::interval, "Time between two polls of this stream")
+      .def("5s")
+      .range(100, 86'400'000);
+  s.key("kind", &RtdStream::kind,
+        "What the rows become: agents -> agent events, contacts -> interaction events, skills -> queue events, raw -> "
+        "one event per changed row with the row's own keys. auto: from the path (unknown paths must set it)")
+      .def("auto")
+      .one_of({{"auto", StreamKind::automatic},
+               {"agents", StreamKind::agents},
+               {"contacts", StreamKind::contacts},
+               {"skills", StreamKind::skills},
+               {"raw", StreamKind::raw}});
+  s.key("array", &RtdStream::array,
+        "Name of the response's row array (matched case-insensitively). Empty: from the kind (agentStates, "
+        "activeContacts, skillActivity)")
+      .def("");
+  s.key("key", &RtdStream::key, "Row field that identifies a row (dedupe and state). Empty: from the kind (agentId, "
+                                "contactId, skillId)")
+      .def("");
+  s.check([](const RtdStream& st) {
+    RtdStream copy = st;
+    return cxflow::cxone::resolve_stream(copy);
+  });
+  return s;
+}
 
 struct Plugin {
   static constexpr const char* name = "source-cxone";
   static constexpr const char* version = "1.0.0";
   static constexpr const char* description =
-      "Live NICE CXone analytics events: OAuth2 client-credentials token, subscription POST and WebSocket "
-      "stream (the seed tutorial's protocol), with token refresh, reconnect with backoff, keepalive, "
-      "backpressure and malformed-frame accounting";
+      "Live NICE CXone analytics events: the seed tutorial's protocol (OAuth2 client-credentials token, subscription "
+      "POST, WebSocket stream) or CXone's Real-Time Data API (access keys, OIDC and API discovery, delta polling of "
+      "agent states, active contacts and skill activity, normalized to agent/interaction/queue events), with token "
+      "refresh, retries with backoff, backpressure and malformed-input accounting";
   static constexpr const char* example =
       "region: us-1\n"
       "client_id: ${CXONE_CLIENT_ID:-example-client}\n"
@@ -24,6 +64,20 @@ struct Plugin {
   using Instance = cxflow::cxone::CxoneSource;
 
   static void schema(cxflow::Schema<Config>& s) {
+    s.key("protocol", &Config::protocol,
+          "websocket: the seed tutorial's token + subscription + WebSocket stream. rtd: NICE CXone's Real-Time Data "
+          "API (access keys, OIDC and API discovery, polling agents/states, contacts/active, skills/activity)")
+        .def("websocket")
+        .one_of({{"websocket", Protocol::websocket}, {"rtd", Protocol::rtd}});
+    s.key("auth", &Config::auth,
+          "How the token is obtained. client_credentials: the seed's (websocket). password: OIDC password grant with "
+          "access_key_id/access_key_secret as username/password and client_id/client_secret as client auth (rtd "
+          "default). access_key: POST {accessKeyId, accessKeySecret} to access_key_url. static_token: `token` as is "
+          "(tests). Default: client_credentials for websocket, password for rtd")
+        .one_of({{"client_credentials", AuthMode::client_credentials},
+                 {"password", AuthMode::password},
+                 {"access_key", AuthMode::access_key},
+                 {"static_token", AuthMode::static_token}});
     s.key("region", &Config::region,
           "CXone region used to build the default URLs (https://api-REGION.cxone.com/..., "
           "wss://api-REGION.cxone.com/api/v2/events), as in the seed")
@@ -43,18 +97,72 @@ struct Plugin {
           "wss://api-REGION.cxone.com/api/v2/events")
         .def("")
         .example("ws://127.0.0.1:8080/api/v2/events");
-    s.key("client_id", &Config::client_id, "OAuth2 client id; take it from the environment: ${CXONE_CLIENT_ID}")
-        .required()
+    s.key("client_id", &Config::client_id,
+          "OAuth2 client id (websocket; rtd with auth password); take it from the environment: ${CXONE_CLIENT_ID}")
+        .def("")
         .example("${CXONE_CLIENT_ID}");
     s.key("client_secret", &Config::client_secret,
-          "OAuth2 client secret; take it from the environment: ${CXONE_CLIENT_SECRET}. Never logged")
-        .required()
+          "OAuth2 client secret (websocket; rtd with auth password); take it from the environment: "
+          "${CXONE_CLIENT_SECRET}. Never logged")
         .example("${CXONE_CLIENT_SECRET}");
     s.key("scopes", &Config::scopes, "OAuth2 scopes requested with the token (sent space-separated) (default: [analytics:read, realtime:read, events:subscribe])");
     s.key("token_refresh_margin", &Config::token_refresh_margin,
           "A cached token is replaced this long before it expires (expires_in of the token response)")
         .def("60s")
         .min(0);
+    s.key("issuer", &Config::issuer,
+          "rtd: OpenID issuer: token_endpoint from ISSUER/.well-known/openid-configuration (unless token_url), then "
+          "api_endpoint from ISSUER/.well-known/cxone-configuration?tenantId=T (unless api_base_url), T being the "
+          "id_token's tenantId claim. Government tenants: https://cxone-gov.niceincontact.com")
+        .def("https://cxone.niceincontact.com");
+    s.key("client_auth", &Config::client_auth,
+          "rtd, auth password: send client_id/client_secret as HTTP Basic (basic, client_secret_basic) or in the form "
+          "body (post, client_secret_post)")
+        .def("basic")
+        .one_of({{"basic", ClientAuth::basic}, {"post", ClientAuth::post}});
+    s.key("access_key_id", &Config::access_key_id,
+          "rtd: CXone access key id (auth password or access_key); from the environment: ${CXONE_ACCESS_KEY_ID}")
+        .def("")
+        .example("${CXONE_ACCESS_KEY_ID}");
+    s.key("access_key_secret", &Config::access_key_secret,
+          "rtd: CXone access key secret; from the environment: ${CXONE_ACCESS_KEY_SECRET}. Never logged")
+        .example("${CXONE_ACCESS_KEY_SECRET}");
+    s.key("access_key_url", &Config::access_key_url,
+          "rtd, auth access_key: the JSON access-key token endpoint. Empty: ISSUER/authentication/v1/token/access-key "
+          "(real tenants: https://na1.nice-incontact.com/authentication/v1/token/access-key and the like)")
+        .def("");
+    s.key("token", &Config::token, "rtd, auth static_token: the Bearer token used as is (tests). Never logged")
+        .example("${CXONE_TOKEN}");
+    s.key("api_base_url", &Config::api_base_url,
+          "rtd: API host (e.g. https://api-na1.niceincontact.com). Empty: discovered from the id_token's tenantId")
+        .def("")
+        .example("https://api-na1.niceincontact.com");
+    s.key("api_path_prefix", &Config::api_path_prefix, "rtd: path between the API host and the version")
+        .def("/inContactAPI/services");
+    s.key("api_version", &Config::api_version, "rtd: API version segment of every path").def("v30.0");
+    s.records("streams", &Config::streams, stream_schema(),
+              "rtd: the polled streams, each on its own interval (default: agents/states every 5s, contacts/active "
+              "every 5s, skills/activity every 10s)")
+        .example("[{path: agents/states, interval: 5s}, {path: contacts/active, interval: 2s}]");
+    s.key("full_resync", &Config::full_resync,
+          "rtd: between delta polls (updatedSince = the previous lastPollTime) a stream is read in full this often")
+        .def("300s")
+        .range(1'000, 86'400'000);
+    s.key("page_size", &Config::page_size, "rtd: rows per page (`top`); pages follow _links.next until totalRecords")
+        .def("100")
+        .range(1, 10'000);
+    s.key("end_states", &Config::end_states,
+          "rtd: contact stateName values (case-insensitive) meaning the contact ended (default: [EndContact]); a "
+          "contactStateCategory of Ended counts too");
+    s.key("end_detection", &Config::end_detection,
+          "rtd: how a contact's end is detected. end_state: from a row in an end state. absence: the contact is "
+          "missing from a full read of contacts/active (every contacts poll reads in full; the end time is that "
+          "read's lastPollTime, accurate to one contacts interval). auto: absence until an end state is seen, then "
+          "end states, with absence on every full resync as a safety net")
+        .def("auto")
+        .one_of({{"auto", EndDetection::automatic},
+                 {"end_state", EndDetection::end_state},
+                 {"absence", EndDetection::absence}});
     s.key("subscription_name", &Config::subscription_name, "subscriptionName of the subscription POST")
         .def("realtime-dashboard-sub");
     s.key("event_type", &Config::event_type, "eventType of the subscription POST").def("interaction");
@@ -73,7 +181,7 @@ struct Plugin {
           "Verify server certificates and host names. false disables verification (logged as a warning at start); "
           "prefer ca_file")
         .def("true");
-    s.key("http_timeout", &Config::http_timeout, "Timeout of one token or subscription request (connect to response)")
+    s.key("http_timeout", &Config::http_timeout, "Timeout of one HTTP request (token, discovery, subscription, one Real-Time Data API page), connect to response; a request that times out is retried with the backoff")
         .def("10s")
         .range(1, 600'000);
     s.key("handshake_timeout", &Config::handshake_timeout, "Timeout of the TCP/TLS/WebSocket handshake")
@@ -142,23 +250,7 @@ struct Plugin {
           "At most one warning about malformed frames per interval; the next says how many were suppressed")
         .def("10s")
         .min(0);
-    s.check([](const Config& c) -> std::string {
-      if (c.client_id.empty()) return "'client_id' must not be empty (set CXONE_CLIENT_ID)";
-      if (c.client_secret.empty()) return "'client_secret' must not be empty (set CXONE_CLIENT_SECRET)";
-      if (c.region.empty() && (c.token_url.empty() || c.subscription_url.empty() || c.events_url.empty()))
-        return "'region' is empty: set it or every URL (token_url, subscription_url, events_url)";
-      if (auto e = cxflow::cxone::check_url(cxflow::cxone::effective_token_url(c), false); !e.empty())
-        return "'token_url': " + e;
-      if (auto e = cxflow::cxone::check_url(cxflow::cxone::effective_subscription_url(c), false); !e.empty())
-        return "'subscription_url': " + e;
-      if (auto e = cxflow::cxone::check_url(cxflow::cxone::effective_events_url(c), true); !e.empty())
-        return "'events_url': " + e;
-      if (c.backoff_max.ms < c.backoff_initial.ms) return "'backoff_max' must be at least 'backoff_initial'";
-      if (!c.filters.is_null() && !c.filters.is_map()) return "'filters' must be a map";
-      if (c.timestamp_field.empty()) return "'timestamp_field' must not be empty";
-      if (c.scopes.empty()) return "'scopes' must list at least one scope";
-      return "";
-    });
+    s.check([](const Config& c) { return cxflow::cxone::check_config(c); });
   }
 };
 

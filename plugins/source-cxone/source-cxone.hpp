@@ -24,8 +24,26 @@
 namespace cxflow::cxone {
 
 enum class WhenFull { block, drop_newest };
+enum class Protocol { websocket, rtd };
+// `unset`: the protocol's default (client_credentials for websocket, password for rtd).
+enum class AuthMode { unset, client_credentials, password, access_key, static_token };
+enum class ClientAuth { basic, post };
+// What a Real-Time Data API stream's rows become (`automatic`: from the path).
+enum class StreamKind { automatic, agents, contacts, skills, raw };
+enum class EndDetection { automatic, end_state, absence };
+
+// One polled Real-Time Data API stream (protocol: rtd).
+struct RtdStream {
+  std::string path;             // under api_base_url + api_path_prefix + api_version, e.g. agents/states
+  Duration interval{5'000};
+  StreamKind kind = StreamKind::automatic;
+  std::string array;            // "" = from the kind (agentStates, activeContacts, skillActivity)
+  std::string key;              // "" = from the kind (agentId, contactId, skillId)
+};
 
 struct Config {
+  Protocol protocol = Protocol::websocket;
+  AuthMode auth = AuthMode::unset;
   // Endpoints ("" = built from region as in the seed).
   std::string region = "us-1";
   std::string token_url;
@@ -36,6 +54,22 @@ struct Config {
   Secret client_secret;
   std::vector<std::string> scopes{"analytics:read", "realtime:read", "events:subscribe"};
   Duration token_refresh_margin{60'000};
+  // Access keys, OIDC and API discovery (protocol: rtd, and auth modes other than client_credentials).
+  std::string issuer = "https://cxone.niceincontact.com";
+  ClientAuth client_auth = ClientAuth::basic;
+  std::string access_key_id;
+  Secret access_key_secret;
+  std::string access_key_url;  // "" = issuer + /authentication/v1/token/access-key
+  Secret token;                // static_token
+  std::string api_base_url;    // "" = discovered from the id_token's tenantId
+  std::string api_path_prefix = "/inContactAPI/services";
+  std::string api_version = "v30.0";
+  // Real-Time Data API polling.
+  std::vector<RtdStream> streams;  // empty = the three defaults (default_streams())
+  Duration full_resync{300'000};
+  std::int64_t page_size = 100;
+  std::vector<std::string> end_states{"EndContact"};
+  EndDetection end_detection = EndDetection::automatic;
   // Subscription (POST body).
   std::string subscription_name = "realtime-dashboard-sub";
   std::string event_type = "interaction";
@@ -69,6 +103,17 @@ struct Config {
   std::string dead_letter;
   Duration warn_interval{10'000};
 };
+
+// The auth mode in effect (resolves `unset` by protocol).
+AuthMode effective_auth(const Config& c);
+// The streams in effect (the configured ones, or agents/states, contacts/active, skills/activity),
+// with kind, array and key filled in from the path where not configured.
+std::vector<RtdStream> effective_streams(const Config& c);
+// Resolves `kind: automatic` and empty array/key from a known path. "" when the stream is usable,
+// else the problem (an unknown path without kind/array/key).
+std::string resolve_stream(RtdStream& s);
+// Cross-key checks of the config ("" = fine): the protocol's and auth mode's required keys, URLs.
+std::string check_config(const Config& c);
 
 // Effective endpoint URLs (the configured ones, or built from `region`).
 std::string effective_token_url(const Config& c);
