@@ -1,6 +1,9 @@
 #include "cxflow/json_events.hpp"
 
 #include <simdjson.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -89,7 +92,45 @@ struct Node {
 struct Requirement {
   std::string path;
   std::vector<std::string> values;
+  // The values as JSON string literals ("\"ended\""), for the quick pre-scan; empty when some
+  // value holds a byte JSON would escape (then the pre-scan is not used for this condition).
+  std::vector<std::string> literals;
 };
+
+// First occurrence of `lit` (at least 3 bytes) in [s, s + n), which has JsonEventDecoder::kPadding
+// readable bytes after it. Two bytes of the literal (its second and its second-to-last: the value's
+// first and last, rarer than the quotes) are compared 16 positions at a time (SSE2), and only
+// the positions where both match are compared in full.
+bool contains_literal(const char* s, std::size_t n, const std::string& lit) noexcept {
+  const std::size_t k = lit.size();
+  if (k > n) return false;
+  const std::size_t a = 1, b = k - 2;
+#if defined(__SSE2__)
+  if (b + 16 <= JsonEventDecoder::kPadding) {
+    const __m128i va = _mm_set1_epi8(lit[a]), vb = _mm_set1_epi8(lit[b]);
+    for (std::size_t i = 0; i + k <= n; i += 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + a));
+      const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + b));
+      auto m = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(y, vb))));
+      while (m != 0) {
+        const std::size_t p = i + static_cast<std::size_t>(std::countr_zero(m));
+        if (p + k > n) return false;
+        if (std::memcmp(s + p, lit.data(), k) == 0) return true;
+        m &= m - 1;
+      }
+    }
+    return false;
+  }
+#endif
+  return std::string_view(s, n).find(lit) != std::string_view::npos;
+}
+
+// The JSON string literal of `v` when it needs no escaping (no '"', '\\' or control byte).
+std::optional<std::string> plain_literal(const std::string& v) {
+  for (unsigned char c : v)
+    if (c == '"' || c == '\\' || c < 0x20) return std::nullopt;
+  return '"' + v + '"';
+}
 
 std::optional<std::int64_t> parse_epoch_digits(std::string_view s) {
   if (s.empty() || s.size() > 15) return std::nullopt;
@@ -183,6 +224,7 @@ struct JsonEventDecoder::Impl {
   std::size_t fields_hint = 4;  // reserve() size for out.fields: the most fields seen in one event
   FieldId raw_field = kNoField;
   std::vector<Requirement> requirements;
+  std::vector<std::uint32_t> scan_order;  // requirement indexes, in the pre-scan's order
   std::vector<std::uint32_t> satisfied;  // per requirement: generation of the last decode that met it
 
   od::parser parser;
@@ -252,12 +294,57 @@ struct JsonEventDecoder::Impl {
       for (auto& v : values)
         if (std::find(have.begin(), have.end(), v) != have.end()) both.push_back(std::move(v));
       have = std::move(both);
+      prepare_literals();
       return;
     }
     nodes[n].require = static_cast<int>(requirements.size());
-    requirements.push_back(Requirement{std::string(path), std::move(values)});
+    requirements.push_back(Requirement{std::string(path), std::move(values), {}});
     satisfied.push_back(0);
     index();
+    prepare_literals();
+  }
+
+  // Rebuilds every condition's literals (after the values changed).
+  void prepare_literals() {
+    scan_order.resize(requirements.size());
+    for (std::size_t i = 0; i < scan_order.size(); ++i) scan_order[i] = static_cast<std::uint32_t>(i);
+    for (Requirement& r : requirements) {
+      r.literals.clear();
+      for (const std::string& v : r.values) {
+        auto lit = plain_literal(v);
+        if (!lit) {
+          r.literals.clear();
+          break;
+        }
+        r.literals.push_back(std::move(*lit));
+      }
+    }
+  }
+
+  // The pre-scan: true when the text cannot satisfy some require_one_of() condition, so the
+  // document is rejected before simdjson sees it. A string value v at any path appears in the
+  // text as the bytes "v" unless it is written with escapes; so, in a text without any
+  // backslash, a condition none of whose literals occurs anywhere cannot hold. (A literal that
+  // does occur proves nothing: it may be a key or another field's value; the decode decides.)
+  // The conditions are tried in `scan_order`; one that rejects moves a step forward, so the most
+  // selective condition ends up first.
+  bool cannot_match(const char* data, std::size_t len) noexcept {
+    if (std::memchr(data, '\\', len) != nullptr) return false;
+    for (std::size_t i = 0; i < scan_order.size(); ++i) {
+      const Requirement& r = requirements[scan_order[i]];
+      if (r.literals.empty() && !r.values.empty()) continue;  // some value needs escapes
+      bool found = false;
+      for (const std::string& lit : r.literals)
+        if (contains_literal(data, len, lit)) {
+          found = true;
+          break;
+        }
+      if (!found) {
+        if (i > 0) std::swap(scan_order[i], scan_order[i - 1]);
+        return true;
+      }
+    }
+    return false;
   }
 
   std::uint32_t insert(std::string_view path) {
@@ -563,6 +650,7 @@ struct JsonEventDecoder::Impl {
       satisfied.assign(satisfied.size(), 0);
       generation = 1;
     }
+    if (!requirements.empty() && cannot_match(data, len)) return JsonDecodeResult::filtered;
     JsonDecodeResult r = run(data, len, capacity);
     if (r == JsonDecodeResult::ok)
       for (std::uint32_t s : satisfied)

@@ -410,3 +410,73 @@ TEST(JsonEvents, RequireOneOfOnAPathThatIsNotKeptAndTwiceOnOnePath) {
   EXPECT_EQ(dec.decode(R"({"timestamp":1,"kind":"z","a":1})", e), JsonDecodeResult::filtered);
   EXPECT_THROW(dec.require_one_of("", {"x"}), std::invalid_argument);
 }
+
+// --- the pre-scan: documents that cannot satisfy a require_one_of() are rejected before parsing ---
+
+TEST(JsonEvents, PreScanNeverRejectsADocumentWhoseValueIsEscapedOrSplitAcrossTheBlock) {
+  const auto t = table({"eventType", "metrics.state"});
+  JsonEventDecoder dec(t);
+  dec.require_one_of("eventType", {"interaction"});
+  dec.require_one_of("metrics.state", {"ended", "abandoned"});
+  Event e;
+  // The value written with escapes: the literal "ended" is not in the text, the value is.
+  for (const char* doc : {R"({"eventType":"interaction","timestamp":1,"metrics":{"state":"end\u0065d"}})",
+                          R"({"eventType":"inter\u0061ction","timestamp":1,"metrics":{"state":"abandoned"}})",
+                          R"({"eventType":"interaction","timestamp":1,"metrics":{"st\u0061te":"ended"}})"})
+    EXPECT_EQ(dec.decode(doc, e), JsonDecodeResult::ok) << doc;
+  // The literal at every offset relative to 16-byte blocks, at the very end of the text too.
+  for (int pad = 0; pad < 40; ++pad) {
+    const std::string doc = R"({"timestamp":1,"x":")" + std::string(static_cast<std::size_t>(pad), 'y') +
+                            R"(","eventType":"interaction","metrics":{"state":"abandoned"}})";
+    EXPECT_EQ(dec.decode(doc, e), JsonDecodeResult::ok) << doc;
+    // The literal present only as a key or as another field's value: the decode rejects it.
+    const std::string other = R"({"timestamp":1,"x":")" + std::string(static_cast<std::size_t>(pad), 'y') +
+                              R"(","eventType":"interaction","ended":"abandoned","metrics":{"state":"active"}})";
+    EXPECT_EQ(dec.decode(other, e), JsonDecodeResult::filtered) << other;
+  }
+  // Not even a literal: rejected before parsing, so a malformed document counts as filtered too.
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":1,"metrics":{"state":"active"},,})", e),
+            JsonDecodeResult::filtered);
+  // A value JSON would escape cannot be pre-scanned: the decode decides.
+  JsonEventDecoder quoted(t);
+  quoted.require_one_of("eventType", {"a\"b"});
+  EXPECT_EQ(quoted.decode(R"({"eventType":"a\"b","timestamp":1})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(quoted.decode(R"({"eventType":"ab","timestamp":1})", e), JsonDecodeResult::filtered);
+}
+
+TEST(JsonEvents, PreScanAgreesWithTheFullDecodeOnRandomDocuments) {
+  // Every document is decoded twice: by a decoder with the conditions (pre-scan + early
+  // rejection) and by one without, whose result is then checked against the conditions by hand.
+  const auto t = table({"eventType", "metrics.state", "v"});
+  JsonEventDecoder with(t), without(t);
+  with.require_one_of("eventType", {"interaction", "agent"});
+  with.require_one_of("metrics.state", {"ended", "abandoned"});
+  const char* types[] = {"interaction", "agent", "queue", "interactio", "xinteraction", "inter\\u0061ction"};
+  const char* states[] = {"ended", "abandoned", "active", "end", "endedx", "\\u0065nded", "abandone"};
+  const char* noise[] = {"", R"("ended":1,)", R"("n":"ended",)", R"("n":"agent",)", R"("z":[1,"abandoned"],)"};
+  std::uint64_t x = 42;
+  auto next = [&x](std::size_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>((x >> 33) % n);
+  };
+  int kept = 0, filtered = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string doc = "{";
+    doc += noise[next(5)];
+    if (next(8) != 0) doc += std::string(R"("eventType":")") + types[next(6)] + R"(",)";
+    doc += noise[next(5)];
+    doc += R"("timestamp":1,)";
+    if (next(8) != 0) doc += std::string(R"("metrics":{"state":")") + states[next(7)] + R"("},)";
+    doc += noise[next(5)];
+    doc += R"("v":)" + std::to_string(i) + "}";
+    Event a, b;
+    const JsonDecodeResult ra = with.decode(doc, a);
+    ASSERT_EQ(without.decode(doc, b), JsonDecodeResult::ok) << doc;
+    const std::string type = str(t, b, "eventType"), state = str(t, b, "metrics.state");
+    const bool match = (type == "interaction" || type == "agent") && (state == "ended" || state == "abandoned");
+    EXPECT_EQ(ra, match ? JsonDecodeResult::ok : JsonDecodeResult::filtered) << doc;
+    (match ? kept : filtered)++;
+  }
+  EXPECT_GT(kept, 400);
+  EXPECT_GT(filtered, 400);
+}
