@@ -59,10 +59,13 @@ std::string json_quote(std::string_view s);
 std::string config_to_json(const ConfigNode& n);
 
 // Token endpoint answer: {"access_token": "...", "expires_in": 1800, "scope": "a b"}.
+// OIDC endpoints add refresh_token and id_token.
 struct TokenResponse {
   std::string access_token;
   std::int64_t expires_in_s = 0;
   std::optional<std::string> scope;
+  std::string refresh_token;
+  std::string id_token;
 };
 std::optional<TokenResponse> parse_token_response(std::string_view body, std::string& error);
 // Subscription answer: {"id": "..."}.
@@ -173,6 +176,38 @@ class Network {
   virtual void wake() = 0;
   virtual std::vector<Event> take_pending() = 0;
 };
+
+// ---- protocol rtd ------------------------------------------------------------------------------
+
+enum class RetryCause { unauthorized, rate_limited, server_error, network, timeout };
+inline constexpr int kRetryCauses = 5;
+const char* retry_cause_name(RetryCause c) noexcept;
+
+// Counters of the Real-Time Data API poller (registered only for protocol: rtd).
+struct RtdCounters {
+  explicit RtdCounters(Setup& s);
+  Counter& polls;
+  Counter& full_reads;
+  Counter& pages;
+  Counter& rows;
+  Counter& not_modified;      // 304 / 204
+  Counter& duplicates;        // rows already seen with the same (key, lastUpdateTime)
+  Counter& unstable_reads;    // the set changed under the paging: read again
+  Counter& polls_delayed;     // the pipeline was full when a poll was due
+  Counter& bad_pages;         // a page that is not a valid response
+  Counter& ends_by_state;
+  Counter& ends_by_absence;
+  Counter& token_refreshes;
+  Counter& malformed;         // rows skipped, all reasons
+  Counter& tracked;           // keys held by the normalizer (gauge)
+  std::vector<Counter*> retries_by;    // by RetryCause
+  std::vector<Counter*> malformed_by;  // by rtd::RowIssue
+};
+
+// The poller: same contract as the WebSocket network side (own thread, hand-off slot); batches
+// carry the watermark it derives from the server's lastPollTime.
+std::unique_ptr<Network> make_rtd_network(const Config& cfg, const FieldTable& fields, Counters& counters,
+                                          RtdCounters& rtd_counters, std::shared_ptr<Handoff> handoff, NetHooks hooks);
 
 std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
                                       std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock& clock);

@@ -10,6 +10,10 @@ namespace cxflow::cxone {
 
 CxoneSource::CxoneSource(const Config& config, Setup& setup)
     : cfg_(config), counters_(std::make_shared<Counters>(setup)), handoff_(std::make_shared<Handoff>()) {
+  if (cfg_.protocol == Protocol::rtd) {
+    rtd_counters_ = std::make_shared<RtdCounters>(setup);
+    return;
+  }
   // Required fields must survive the projection even if no other component reads them.
   for (const auto& f : cfg_.required_fields) setup.field(f);
 }
@@ -34,7 +38,10 @@ void CxoneSource::start(SourceContext& ctx) {
       deliver();
     });
   };
-  net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock());
+  if (cfg_.protocol == Protocol::rtd)
+    net_ = make_rtd_network(cfg_, ctx.fields(), *counters_, *rtd_counters_, handoff_, std::move(hooks));
+  else
+    net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock());
   last_event_steady_ms_ = ctx.clock().steady_ms();
   // The idle timer starts with the first events: before any, the stream has no time to advance.
   net_->start();
@@ -85,7 +92,15 @@ void CxoneSource::on_ready() {
 
 void CxoneSource::emit(Batch& b) {
   for (const Event& e : b.events) max_time_ms_ = std::max(max_time_ms_, e.time_ms);
-  if (!b.events.empty()) {
+  if (cfg_.protocol == Protocol::rtd) {
+    // The poller's watermark (the server time every stream has read up to) minus the margin.
+    const std::int64_t wm = b.watermark_ms == kNoWatermark ? kNoWatermark : b.watermark_ms - cfg_.max_out_of_order.ms;
+    b.watermark_ms = kNoWatermark;
+    if (wm != kNoWatermark && (last_watermark_ == kNoWatermark || wm > last_watermark_)) {
+      b.watermark_ms = wm;
+      last_watermark_ = wm;
+    }
+  } else if (!b.events.empty()) {
     last_event_steady_ms_ = ctx_->clock().steady_ms();
     if (!idle_armed_ && !idle_started_ && cfg_.idle_timeout.ms > 0 && !stopped_) {
       idle_started_ = true;
@@ -93,7 +108,7 @@ void CxoneSource::emit(Batch& b) {
       idle_armed_ = true;
     }
   }
-  if (max_time_ms_ != kNoWatermark) {
+  if (cfg_.protocol != Protocol::rtd && max_time_ms_ != kNoWatermark) {
     const std::int64_t wm = max_time_ms_ - cfg_.max_out_of_order.ms;
     if (last_watermark_ == kNoWatermark || wm > last_watermark_) {
       b.watermark_ms = wm;

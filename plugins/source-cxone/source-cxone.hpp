@@ -123,6 +123,7 @@ std::string effective_events_url(const Config& c);
 std::string check_url(const std::string& url, bool websocket);
 
 struct Counters;
+struct RtdCounters;
 class Handoff;
 class Network;
 
@@ -144,6 +145,7 @@ class CxoneSource final : public Source {
 
   Config cfg_;
   std::shared_ptr<Counters> counters_;
+  std::shared_ptr<RtdCounters> rtd_counters_;  // protocol rtd only
   std::shared_ptr<Handoff> handoff_;
   std::unique_ptr<Network> net_;
   SourceContext* ctx_ = nullptr;

@@ -184,6 +184,8 @@ std::optional<TokenResponse> parse_token_response(std::string_view body, std::st
   else t.expires_in_s = 1800;  // the seed's documented lifetime
   const auto sc = j.find("scope");
   if (sc != j.end() && sc->is_string()) t.scope = sc->get<std::string>();
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"refresh_token", &t.refresh_token}, {"id_token", &t.id_token}})
+    if (const auto it = j.find(key); it != j.end() && it->is_string()) *out = it->get<std::string>();
   return t;
 }
 
