@@ -3,10 +3,7 @@
 // faults land exactly between completed writes.
 #include "fake_cxone.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <pthread.h>
-#include <sched.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -26,6 +23,7 @@
 #include <thread>
 
 #include "cxflow/time.hpp"
+#include "fake_http.hpp"
 
 namespace cxflow::fake {
 
@@ -38,12 +36,11 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using detail::lowest;
+using detail::parse_form;
+using detail::steady_ms;
+using detail::use_tuple;
 const char* const kQueues[] = {"sales", "support", "billing"};
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 void put_frame(std::string& out, unsigned opcode, std::string_view payload) {
   out += static_cast<char>(0x80 | opcode);
@@ -73,34 +70,7 @@ std::string websocket_accept(const std::string& key) {
   const std::string in = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
-  unsigned char out[64];
-  const int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
-  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') out += ' ';
-    else if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else out += s[i];
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_form(std::string_view body) {
-  std::map<std::string, std::string> m;
-  while (!body.empty()) {
-    const auto amp = body.find('&');
-    const std::string_view kv = body.substr(0, amp);
-    const auto eq = kv.find('=');
-    m[url_decode(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    body.remove_prefix(amp + 1);
-  }
-  return m;
+  return detail::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), SHA_DIGEST_LENGTH));
 }
 
 std::string malformed_frame(int kind, std::uint64_t n, const FakeOptions& o) {
@@ -208,12 +178,6 @@ struct FakeCxone::Impl {
   }
 
   template <class S>
-  static tcp::socket& lowest(S& s) {
-    if constexpr (std::is_same_v<S, tcp::socket>) return s;
-    else return s.next_layer();
-  }
-
-  template <class S>
   asio::awaitable<void> serve(std::shared_ptr<S> s) {
     beast::flat_buffer buf;
     http::request<http::string_body> req;
@@ -233,10 +197,7 @@ struct FakeCxone::Impl {
   }
 
   static http::response<http::string_body> reply(int status, std::string body, const http::request<http::string_body>& req) {
-    http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
-    res.set(http::field::content_type, "application/json");
-    res.body() = std::move(body);
-    return res;
+    return detail::json_reply(status, std::move(body), req);
   }
 
   bool token_valid(const http::request<http::string_body>& req) {
@@ -593,26 +554,10 @@ FakeCxone::FakeCxone(FakeOptions options) : impl_(std::make_unique<Impl>(std::mo
   i.c1011 = i.o.close_1011_after;
   i.expires = i.o.expire_token_after;
   i.oversize = i.o.oversize_after;
-  if (i.o.tls) {
-    i.tls.use_certificate_chain_file(i.o.cert_file);
-    i.tls.use_private_key_file(i.o.key_file, ssl::context::pem);
-  }
-  const tcp::endpoint ep(asio::ip::make_address(i.o.bind), i.o.port);
-  i.acceptor.open(ep.protocol());
-  i.acceptor.set_option(tcp::acceptor::reuse_address(true));
-  i.acceptor.bind(ep);
-  i.acceptor.listen();
-  i.bound_port = i.acceptor.local_endpoint().port();
+  if (i.o.tls) detail::load_server_certificate(i.tls, i.o.cert_file, i.o.key_file);
+  i.bound_port = detail::open_acceptor(i.acceptor, i.o.bind, i.o.port);
   asio::co_spawn(i.io, i.accept_loop(), asio::detached);
-  i.thread = std::thread([&i] {
-    if (i.o.cpu >= 0) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(i.o.cpu, &set);
-      pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-    }
-    i.io.run();
-  });
+  i.thread = detail::run_io_thread(i.io, i.o.cpu);
 }
 
 FakeCxone::~FakeCxone() { stop(); }

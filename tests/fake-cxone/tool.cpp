@@ -11,6 +11,7 @@
 #include <string>
 
 #include "fake_cxone.hpp"
+#include "fake_rtd.hpp"
 
 namespace {
 
@@ -37,12 +38,155 @@ void usage() {
       "  --retry-after S        ... with Retry-After: S\n"
       "  --cpu N                pin the server thread to core N\n"
       "  --truth FILE           write the ground truth (JSON) here on exit\n"
-      "Stops on SIGINT/SIGTERM and prints the ground truth as JSON on stdout.\n";
+      "Stops on SIGINT/SIGTERM and prints the ground truth as JSON on stdout.\n"
+      "With --rtd it is the Real-Time Data API instead (see --rtd --help).\n";
+}
+
+void rtd_usage() {
+  std::cerr <<
+      "usage: cxflow-fake-cxone --rtd [options]   (the Real-Time Data API over a simulated contact center)\n"
+      "  --port N --plain --cert FILE --key FILE --cert-dir DIR   as without --rtd\n"
+      "  --client-id ID --client-secret S       app credentials (default test-client / test-secret)\n"
+      "  --access-key-id ID --access-key-secret S  access key (default test-access-key / test-access-secret)\n"
+      "  --client-auth basic|post|both          how /auth/token takes client credentials (default both)\n"
+      "  --token-lifetime S                     access token lifetime in seconds (default 3600)\n"
+      "  --legacy                               the older {\"resultSet\":...} layout, PascalCase keys\n"
+      "  --no-change N                          answer to an updatedSince read with no rows: 304|204|200\n"
+      "  --start-ms N                           simulated start time, epoch ms (default: now)\n"
+      "  --speed X                              simulated ms per wall ms (default 1)\n"
+      "  --seed N --skills N --agents N         model (default 1, 3, 10)\n"
+      "  --arrivals-per-minute X                per skill (default 0.6)\n"
+      "  --max-contacts N                       no arrivals after N contacts (default 0 = never)\n"
+      "  --handle-median-s X --patience-s X     talk time median, mean patience (default 180, 120)\n"
+      "  --linger-ms N                          ended contacts stay as EndContact this long (default 30000)\n"
+      "  --token-429 N [--retry-after S]        the first N token requests answer 429\n"
+      "  --api-fault-after K                    API faults start after K API requests\n"
+      "  --api-429 N [--api-retry-after S]      then N API requests answer 429\n"
+      "  --api-500 N                            then N API requests answer 500\n"
+      "  --hang-pages N                         N page requests (skip > 0) never answer\n"
+      "  --shift-pages N                        N contacts/active pages: a row leaves, one arrives first\n"
+      "  --revoke-after K                       revoke every token after K API requests (repeatable)\n"
+      "  --truth FILE                           write the ground truth (JSON) here on exit\n"
+      "Stops on SIGINT/SIGTERM and prints the ground truth (every ended contact, agent changes,\n"
+      "requests per path and status, faults) as JSON on stdout.\n";
+}
+
+void write_truth(const std::string& j, const std::string& truth_file) {
+  std::cout << j << std::endl;
+  if (truth_file.empty()) return;
+  if (FILE* f = std::fopen(truth_file.c_str(), "w")) {
+    std::fputs((j + "\n").c_str(), f);
+    std::fclose(f);
+  }
+}
+
+int rtd_main(int argc, char** argv) {
+  cxflow::fake::RtdOptions o;
+  o.port = 8443;
+  o.start_time_ms = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
+  std::string cert_dir = "fake-cxone-tls", truth_file;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    try {
+      if (a == "--rtd") continue;
+      else if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
+      else if (a == "--plain") o.tls = false;
+      else if (a == "--cert") o.cert_file = next();
+      else if (a == "--key") o.key_file = next();
+      else if (a == "--cert-dir") cert_dir = next();
+      else if (a == "--client-id") o.client_id = next();
+      else if (a == "--client-secret") o.client_secret = next();
+      else if (a == "--access-key-id") o.access_key_id = next();
+      else if (a == "--access-key-secret") o.access_key_secret = next();
+      else if (a == "--client-auth") o.client_auth = next();
+      else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
+      else if (a == "--legacy") o.legacy_layout = true;
+      else if (a == "--no-change") o.no_change_status = std::stoi(next());
+      else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
+      else if (a == "--speed") o.speed = std::stod(next());
+      else if (a == "--seed") o.seed = std::stoull(next());
+      else if (a == "--skills") o.skills = std::stoi(next());
+      else if (a == "--agents") o.agents = std::stoi(next());
+      else if (a == "--arrivals-per-minute") o.arrivals_per_minute = std::stod(next());
+      else if (a == "--max-contacts") o.max_contacts = std::stoull(next());
+      else if (a == "--handle-median-s") o.handle_median_s = std::stod(next());
+      else if (a == "--patience-s") o.patience_mean_s = std::stod(next());
+      else if (a == "--linger-ms") o.end_state_linger_ms = std::stoll(next());
+      else if (a == "--token-429") o.token_429 = std::stoi(next());
+      else if (a == "--retry-after") o.token_retry_after_s = std::stoi(next());
+      else if (a == "--api-fault-after") o.api_fault_after = std::stoull(next());
+      else if (a == "--api-429") o.api_429 = std::stoi(next());
+      else if (a == "--api-retry-after") o.api_retry_after_s = std::stoi(next());
+      else if (a == "--api-500") o.api_500 = std::stoi(next());
+      else if (a == "--hang-pages") o.hang_pages = std::stoi(next());
+      else if (a == "--shift-pages") o.shift_pages = std::stoi(next());
+      else if (a == "--revoke-after") o.revoke_after_api_requests.push_back(std::stoull(next()));
+      else if (a == "--truth") truth_file = next();
+      else if (a == "--help" || a == "-h") {
+        rtd_usage();
+        return 0;
+      } else {
+        std::cerr << "unknown option " << a << "\n";
+        rtd_usage();
+        return 2;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "bad value for " << a << "\n";
+      return 2;
+    }
+  }
+  if (o.client_auth != "basic" && o.client_auth != "post" && o.client_auth != "both") {
+    std::cerr << "--client-auth must be basic, post or both, not " << o.client_auth << "\n";
+    return 2;
+  }
+  if (o.no_change_status != 304 && o.no_change_status != 204 && o.no_change_status != 200) {
+    std::cerr << "--no-change must be 304, 204 or 200\n";
+    return 2;
+  }
+  try {
+    if (o.tls && (o.cert_file.empty() || o.key_file.empty())) {
+      std::filesystem::create_directories(cert_dir);
+      auto [cert, key] = cxflow::fake::make_test_certificate(cert_dir);
+      o.cert_file = cert;
+      o.key_file = key;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server thread starts
+    cxflow::fake::FakeRtd fake(o);
+    std::cerr << "fake CXone Real-Time Data API listening on port " << fake.port() << "\n"
+              << "  issuer:           " << fake.base_url() << "\n"
+              << "  api:              " << fake.api_url() << "\n"
+              << "  tenantId:         " << o.tenant_id << "\n";
+    if (o.tls) std::cerr << "  ca_file:          " << std::filesystem::absolute(o.cert_file).string() << "\n";
+    std::cerr << "  client id/secret: " << o.client_id << " / " << o.client_secret << "\n"
+              << "  access key:       " << o.access_key_id << " / " << o.access_key_secret << "\n"
+              << "Ctrl+C stops it and prints the ground truth.\n";
+    int sig = 0;
+    sigwait(&set, &sig);
+    fake.stop();
+    write_truth(cxflow::fake::rtd_truth_json(fake.truth()), truth_file);
+  } catch (const std::exception& e) {
+    std::cerr << "cxflow-fake-cxone: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--rtd") == 0) return rtd_main(argc, argv);
   cxflow::fake::FakeOptions o;
   o.port = 8443;
   o.events_per_second = 200;
@@ -116,14 +260,7 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&set, &sig);
     fake.stop();
-    const std::string j = cxflow::fake::truth_json(fake.truth());
-    std::cout << j << std::endl;
-    if (!truth_file.empty()) {
-      if (FILE* f = std::fopen(truth_file.c_str(), "w")) {
-        std::fputs((j + "\n").c_str(), f);
-        std::fclose(f);
-      }
-    }
+    write_truth(cxflow::fake::truth_json(fake.truth()), truth_file);
   } catch (const std::exception& e) {
     std::cerr << "cxflow-fake-cxone: " << e.what() << "\n";
     return 1;
