@@ -31,6 +31,10 @@ const Schema<RuntimeSettings>& runtime_schema() {
           "On shutdown, how long to wait for in-flight batches and open windows to be written before giving up")
         .def("30s")
         .min(100);
+    s.key("pushdown", &RuntimeSettings::pushdown,
+          "Hand a source the conditions its only consumer promises to filter on (e.g. filter-interaction's "
+          "event_types and states), so it can drop what would be discarded before decoding it in full")
+        .def("true");
     return s;
   }();
   return schema;
@@ -234,6 +238,9 @@ class SetupImpl final : public Setup {
   const std::string& component_name() const noexcept override { return c_.spec.name; }
   Counter& counter(std::string_view name) override { return c_.counters->get(name); }
   void log(LogLevel level, std::string_view message) override { log_line(level, prefix_, message); }
+  void promise_keep_only(KeepCondition condition) override {
+    if (c_.spec.kind == Kind::Transform) c_.promises.push_back(std::move(condition));
+  }
 
  private:
   FieldTable& table_;
@@ -241,6 +248,29 @@ class SetupImpl final : public Setup {
   std::string prefix_;
 };
 }  // namespace
+
+// A source whose only consumer is a transform that promised KeepConditions gets them. (With
+// several consumers an event must be kept if any consumer wants it; that is not pushed down.)
+void push_down(Pipeline& p) {
+  for (auto& c : p.components) {
+    if (c.spec.kind != Kind::Source || c.outputs.size() != 1) continue;
+    const Component& consumer = p.components[c.outputs[0]];
+    if (consumer.spec.kind != Kind::Transform || consumer.promises.empty()) continue;
+    c.pushed = consumer.promises;
+    c.pushed_from = c.outputs[0];
+  }
+}
+
+std::string describe_conditions(const std::vector<KeepCondition>& conditions) {
+  std::string text;
+  for (const auto& k : conditions) {
+    if (!text.empty()) text += " and ";
+    text += k.path + " in [";
+    for (std::size_t i = 0; i < k.values.size(); ++i) text += (i ? ", " : "") + k.values[i];
+    text += "]";
+  }
+  return text;
+}
 
 std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const PluginRegistry& registry,
                                              std::vector<ConfigError>& errors) {
@@ -293,6 +323,7 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
       }
   p->fields.freeze();
   if (errors.size() != before) return nullptr;
+  if (p->runtime.pushdown) push_down(*p);
   return p;
 }
 

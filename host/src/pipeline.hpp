@@ -36,6 +36,7 @@ struct RuntimeSettings {
   Duration status_interval{1000};
   Duration log_interval{10'000};
   Duration drain_timeout{30'000};
+  bool pushdown = true;  // hand a source its only consumer's KeepConditions
 };
 const Schema<RuntimeSettings>& runtime_schema();
 
@@ -66,6 +67,9 @@ struct Component {
   std::vector<std::size_t> inputs;   // indices into Pipeline::components
   std::vector<std::size_t> outputs;  // indices of the components that read this one
   std::unique_ptr<CounterSet> counters = std::make_unique<CounterSet>();
+  std::vector<KeepCondition> promises;  // transforms: Setup::promise_keep_only()
+  std::vector<KeepCondition> pushed;    // sources: the promises of their only consumer (pushdown)
+  std::size_t pushed_from = 0;          // sources with `pushed`: index of that consumer
 
   std::string prefix() const { return "[" + std::string(kind_name(spec.kind)) + ":" + spec.plugin + ":" + spec.name + "]"; }
 };
@@ -81,6 +85,11 @@ struct Pipeline {
 // (no I/O). Freezes the field table. Returns nullptr when any error was found.
 std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const PluginRegistry& registry,
                                              std::vector<ConfigError>& errors);
+
+// Pushdown: hands each source the KeepConditions its only consumer promised (Component::pushed).
+void push_down(Pipeline& p);
+// "eventType in [interaction] and metrics.state in [ended, abandoned]"
+std::string describe_conditions(const std::vector<KeepCondition>& conditions);
 
 // Everything `cxflow validate` and `cxflow run` do before starting: read, parse, check, configure.
 std::unique_ptr<Pipeline> load_pipeline(const std::string& path, const PluginRegistry& registry,

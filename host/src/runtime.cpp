@@ -378,6 +378,7 @@ struct Node final : SourceContext {
     return room;
   }
   void when_ready_raw(std::function<void()> fn) override { on_outputs_ready(std::move(fn)); }
+  const std::vector<KeepCondition>& keep_conditions() const noexcept override { return c.pushed; }
   void end_of_stream() override {
     if (finished) return;
     finished = true;
@@ -457,6 +458,10 @@ int Runtime::run() {
   for (auto& n : rt.nodes)
     if (n->kind() == Kind::Source) {
       Node* node = n.get();
+      if (!node->c.pushed.empty())
+        log_line(LogLevel::Info, node->prefix,
+                 "pushdown from '" + rt.pipeline.components[node->c.pushed_from].spec.name +
+                     "': only events with " + describe_conditions(node->c.pushed) + " have any effect downstream");
       asio::post(node->strand, [node] {
         if (node->rt.draining) return node->end_of_stream();
         const Status s = node->source().start(*node);

@@ -22,6 +22,12 @@ FilterInteraction::FilterInteraction(const Config& c, Setup& setup)
       throw ConfigException(e.pos(), "'where': " + e.message());
     }
   }
+  // Not inverted, an event failing the type or state list is dropped with no other effect:
+  // promise it, so the source feeding this filter may drop such events before decoding them.
+  if (!invert_) {
+    if (!event_types_.empty()) setup.promise_keep_only(KeepCondition{"eventType", event_types_});
+    if (!states_.empty()) setup.promise_keep_only(KeepCondition{"metrics.state", states_});
+  }
   if (event_types_.empty() && states_.empty() && where_.empty())
     setup.log(LogLevel::Warn, std::string("no event_types, states or where given: every event ") +
                                   (invert_ ? "is dropped" : "passes"));

@@ -120,6 +120,7 @@ void ReplaySource::start(SourceContext& ctx) {
     auto d = std::make_unique<JsonEventDecoder>(ctx.fields(), opts);
     if (!cfg_.prefilter.event_types.empty()) d->require_one_of("eventType", cfg_.prefilter.event_types);
     if (!cfg_.prefilter.states.empty()) d->require_one_of("metrics.state", cfg_.prefilter.states);
+    for (const KeepCondition& k : ctx.keep_conditions()) d->require_one_of(k.path, k.values);
     return d;
   };
   decoder_ = make_decoder();

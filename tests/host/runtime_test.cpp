@@ -152,3 +152,41 @@ TEST(Runtime, SecondSignalExitsAtOnce) {
   EXPECT_EQ(*code, 130);
   EXPECT_NE(child.err().find("second signal"), std::string::npos);
 }
+
+TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingButTheWork) {
+  TempDir d;
+  const auto in = d.write("in.jsonl",
+                          R"({"eventType":"interaction","timestamp":1000,"seq":1,"metrics":{"state":"ended"}})" "\n"
+                          R"({"eventType":"interaction","timestamp":2000,"seq":2,"metrics":{"state":"active"}})" "\n"
+                          R"({"eventType":"agent","timestamp":3000,"seq":3,"metrics":{"state":"ended"}})" "\n"
+                          R"({"eventType":"interaction","timestamp":4000,"seq":4,"metrics":{"state":"abandoned"}})" "\n");
+  auto pipeline = [&](const std::string& name, const std::string& extra) {
+    return d.write(name + ".yaml", "sources:\n  replay: {plugin: source-replay, path: " + in.string() + "}\n"
+                   "transforms:\n  keep: {plugin: filter-interaction, inputs: [replay], event_types: [interaction], "
+                   "states: [ended, abandoned]}\n"
+                   "sinks:\n  out: {plugin: test-sink, inputs: [keep], path: " + (d / (name + ".txt")).string() + "}\n" +
+                   extra);
+  };
+  const std::vector<std::string> expected = {"1", "4", "END"};
+
+  auto on = run(pipeline("on", ""));
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  EXPECT_EQ(lines_of(d / "on.txt"), expected);
+  EXPECT_NE(on.err.find("pushdown from 'keep': only events with eventType in [interaction] and metrics.state in "
+                        "[ended, abandoned]"), std::string::npos) << on.err;
+  EXPECT_EQ(counter_in(on.err, "[source:source-replay:replay]", "prefiltered"), 2);
+  EXPECT_EQ(counter_in(on.err, "[transform:filter-interaction:keep]", "events_in"), 2);
+
+  auto off = run(pipeline("off", "runtime: {pushdown: false}\n"));
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(lines_of(d / "off.txt"), expected);
+  EXPECT_EQ(off.err.find("pushdown from"), std::string::npos) << off.err;
+  EXPECT_EQ(counter_in(off.err, "[transform:filter-interaction:keep]", "events_in"), 4);
+
+  // A second reader of the source wants every event: nothing is pushed down.
+  auto two = run(pipeline("two", "  all: {plugin: test-sink, inputs: [replay], path: " + (d / "all.txt").string() + "}\n"));
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(lines_of(d / "two.txt"), expected);
+  EXPECT_EQ(lines_of(d / "all.txt"), (std::vector<std::string>{"1", "2", "3", "4", "END"}));
+  EXPECT_EQ(two.err.find("pushdown from"), std::string::npos) << two.err;
+}

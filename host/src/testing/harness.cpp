@@ -60,6 +60,8 @@ struct Harness::Impl final : SourceContext, Setup {
   bool started = false;
   std::vector<std::string> log_lines;
   std::string failure_text;
+  std::vector<KeepCondition> promises;  // what a transform promised while configured
+  std::vector<KeepCondition> keep;      // what a source is handed (set_keep_conditions)
 
   Kind kind() const { return api->kind(); }
   void check(const Status& s) {
@@ -79,6 +81,7 @@ struct Harness::Impl final : SourceContext, Setup {
     std::lock_guard lock(posted_mutex);
     log_lines.push_back(std::string(host::level_name(level)) + " " + std::string(m));
   }
+  void promise_keep_only(KeepCondition c) override { promises.push_back(std::move(c)); }
   // Context
   const Clock& clock() const noexcept override { return fake_clock; }
   const FieldTable& fields() const noexcept override { return table; }
@@ -106,6 +109,7 @@ struct Harness::Impl final : SourceContext, Setup {
     return !backpressure;
   }
   void end_of_stream() override { ended_flag = true; }
+  const std::vector<KeepCondition>& keep_conditions() const noexcept override { return keep; }
   void when_ready_raw(std::function<void()> fn) override {
     if (!backpressure) post_raw(std::move(fn));
     else ready_waiters.push_back(std::move(fn));
@@ -300,6 +304,12 @@ void Harness::advance(std::int64_t ms) {
   }
   impl_->fake_clock.advance(target - impl_->fake_clock.steady_ms());
   run_ready();
+}
+
+const std::vector<KeepCondition>& Harness::promises() const { return impl_->promises; }
+void Harness::set_keep_conditions(std::vector<KeepCondition> conditions) {
+  if (impl_->started) throw std::logic_error("Harness::set_keep_conditions: call it before start()");
+  impl_->keep = std::move(conditions);
 }
 
 void Harness::set_backpressure(bool full) {

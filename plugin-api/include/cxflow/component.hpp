@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cxflow/config.hpp"
 #include "cxflow/event.hpp"
@@ -45,6 +46,19 @@ class Clock {
 
 using TimerId = std::uint64_t;
 
+// Predicate pushdown. A transform may promise, while it is configured, that it discards every
+// event whose value at `path` is not a string equal to one of `values`, and that such an event
+// has no other effect on it (no output, no state, no watermark of its own). When a source's only
+// consumer made such promises, the host hands them to the source (SourceContext::
+// keep_conditions()), which may then drop failing events before decoding them in full, and
+// count them. The transform still applies its own filter, so a source that ignores the
+// conditions changes nothing but speed. An event dropped at the source does not advance the
+// source's watermark. Hosts may switch pushdown off (`runtime: {pushdown: false}`).
+struct KeepCondition {
+  std::string path;                 // dotted field path, e.g. "metrics.state"
+  std::vector<std::string> values;  // allowed string values (exact, case-sensitive)
+};
+
 // Configure-time services. No I/O may be started here: `cxflow validate` configures every
 // component and then throws them away.
 class Setup {
@@ -56,6 +70,8 @@ class Setup {
   // Counters are registered up front so `describe` and the status line can list them.
   virtual Counter& counter(std::string_view name) = 0;
   virtual void log(LogLevel level, std::string_view message) = 0;
+  // Transforms: the promise described at KeepCondition. Other kinds: ignored.
+  virtual void promise_keep_only(KeepCondition condition) = 0;
 };
 
 // Run-time services, one per component instance.
@@ -112,6 +128,9 @@ class SourceContext : public Context {
   void when_ready(std::function<void()> fn) { when_ready_raw(guard(std::move(fn))); }
   // This source will emit nothing more. The host sends end-of-stream downstream.
   virtual void end_of_stream() = 0;
+  // Conditions every event must meet to have any effect downstream (see KeepCondition); all
+  // must hold. Empty when there are none or pushdown is off. Valid from start() on.
+  virtual const std::vector<KeepCondition>& keep_conditions() const noexcept = 0;
 
  protected:
   virtual void when_ready_raw(std::function<void()> fn) = 0;

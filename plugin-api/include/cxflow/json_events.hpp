@@ -103,6 +103,10 @@ class JsonEventDecoder {
   // (or with null, a number, an object...) is rejected at its end. `path` need not be a kept
   // field. Several calls must all hold (one path named twice keeps the intersection). With
   // duplicate keys the first occurrence that fails rejects the document. Call before decoding.
+  // Before parsing, a pre-scan rejects a document (as filtered) whose text holds no backslash and
+  // in which, for some condition, none of the values occurs as a JSON string literal ("ended"):
+  // such a document cannot match, so it is not parsed at all (it may even be malformed). This is
+  // how a source uses SourceContext::keep_conditions() (predicate pushdown).
   void require_one_of(std::string_view path, std::vector<std::string> values);
 
   struct Impl;

@@ -107,6 +107,11 @@ class Harness {
   // Advances the fake clock by `ms`, running timers as they fall due.
   void advance(std::int64_t ms);
 
+  // Pushdown (see cxflow::KeepCondition). Transforms: what the component promised while it was
+  // configured. Sources: the conditions it is handed from start() on (call before start()).
+  const std::vector<KeepCondition>& promises() const;
+  void set_keep_conditions(std::vector<KeepCondition> conditions);
+
   // Sources: when true, emit() reports a full pipeline; setting it false runs when_ready callbacks.
   void set_backpressure(bool full);
 

@@ -196,3 +196,16 @@ TEST(FilterInteraction, ExampleConfiguresAndKeysAreDescribed) {
 }
 
 }  // namespace
+
+TEST(FilterInteraction, PromisesItsTypeAndStateListsForPushdownUnlessInverted) {
+  auto h = Harness::load("filter-interaction", "event_types: [interaction]\nstates: [ended, abandoned]\nwhere: metrics.waitTime <= 20\n",
+                         kFields);
+  ASSERT_EQ(h.promises().size(), 2u);  // the where clause is not promised
+  EXPECT_EQ(h.promises()[0].path, "eventType");
+  EXPECT_EQ(h.promises()[0].values, (std::vector<std::string>{"interaction"}));
+  EXPECT_EQ(h.promises()[1].path, "metrics.state");
+  EXPECT_EQ(h.promises()[1].values, (std::vector<std::string>{"ended", "abandoned"}));
+  // Inverted, the filter keeps exactly what fails the lists: nothing can be promised.
+  EXPECT_TRUE(Harness::load("filter-interaction", "states: [ended]\ninvert: true\n", kFields).promises().empty());
+  EXPECT_TRUE(Harness::load("filter-interaction", "where: metrics.waitTime <= 20\n", kFields).promises().empty());
+}

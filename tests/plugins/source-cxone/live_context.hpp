@@ -49,6 +49,7 @@ class LiveContext final : public SourceContext, public Setup {
   const std::string& component_name() const noexcept override { return name_; }
   Counter& counter(std::string_view name) override;
   void log(LogLevel level, std::string_view message) override;
+  void promise_keep_only(KeepCondition) override {}
   // Context
   const Clock& clock() const noexcept override;
   const FieldTable& fields() const noexcept override { return table; }
@@ -57,6 +58,8 @@ class LiveContext final : public SourceContext, public Setup {
   // SourceContext
   bool emit(Batch&& batch) override;
   void end_of_stream() override { ended_ = true; }
+  const std::vector<KeepCondition>& keep_conditions() const noexcept override { return keep; }
+  std::vector<KeepCondition> keep;  // handed to the source (pushdown)
 
  protected:
   TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override;

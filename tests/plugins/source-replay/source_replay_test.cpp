@@ -467,3 +467,20 @@ TEST(SourceReplay, ExampleConfigures) {
 }
 
 }  // namespace
+
+TEST(SourceReplay, KeepConditionsHandedByTheHostDropLinesLikeAPrefilter) {
+  TempDir dir;
+  const auto file = dir.write("in.jsonl", lines({ev(kT0, "c-1"), ev(kT0 + 1, "c-2", "active"),
+                                                 R"({"eventType":"agent","timestamp":7,"metrics":{"state":"ended"}})",
+                                                 ev(kT0 + 2, "c-3", "abandoned")}));
+  auto h = load("path: " + file.string() + "\n");
+  h.set_keep_conditions({{"eventType", {"interaction"}}, {"metrics.state", {"ended", "abandoned"}}});
+  h.start();
+  h.run();
+  auto out = h.take();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(h.text(out[0], "interactionId"), "c-1");
+  EXPECT_EQ(h.text(out[1], "interactionId"), "c-3");
+  EXPECT_EQ(h.counter("prefiltered"), 2u);
+  EXPECT_EQ(h.counter("malformed"), 0u);
+}
