@@ -328,8 +328,8 @@ struct JsonEventDecoder::Impl {
   // does occur proves nothing: it may be a key or another field's value; the decode decides.)
   // The conditions are tried in `scan_order`; one that rejects moves a step forward, so the most
   // selective condition ends up first.
+  // The backslash test runs only once a condition failed (most lines that pass skip it).
   bool cannot_match(const char* data, std::size_t len) noexcept {
-    if (std::memchr(data, '\\', len) != nullptr) return false;
     for (std::size_t i = 0; i < scan_order.size(); ++i) {
       const Requirement& r = requirements[scan_order[i]];
       if (r.literals.empty() && !r.values.empty()) continue;  // some value needs escapes
@@ -340,6 +340,7 @@ struct JsonEventDecoder::Impl {
           break;
         }
       if (!found) {
+        if (std::memchr(data, '\\', len) != nullptr) return false;  // the value may be escaped
         if (i > 0) std::swap(scan_order[i], scan_order[i - 1]);
         return true;
       }
