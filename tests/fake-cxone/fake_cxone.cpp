@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -106,29 +107,67 @@ EventInfo FakeCxone::event(std::uint64_t seq, const FakeOptions& o) {
   return e;
 }
 
+namespace {
+
+void append_uint(std::string& out, std::uint64_t v) {
+  char buf[20];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// Appends event_json(seq) to a string without temporaries, so that a benchmark reading the fake at
+// full speed does not measure the fake: the "YYYY-MM-DDTHH:MM:SS." of the timestamp is formatted
+// once per second.
+class EventEncoder {
+ public:
+  void append(std::string& s, std::uint64_t seq, const FakeOptions& o) {
+    const EventInfo e = FakeCxone::event(seq, o);
+    const std::int64_t sec = e.time_ms >= 0 ? e.time_ms / 1000 : (e.time_ms - 999) / 1000;
+    if (sec != second_) {
+      second_ = sec;
+      prefix_ = format_iso8601_ms(sec * 1000);  // "2026-01-05T08:00:01.000Z"
+      prefix_.resize(20);
+    }
+    const auto ms = static_cast<unsigned>(e.time_ms - sec * 1000);
+    s += "{\"eventType\":\"interaction\",\"timestamp\":\"";
+    s += prefix_;
+    s += static_cast<char>('0' + ms / 100);
+    s += static_cast<char>('0' + ms / 10 % 10);
+    s += static_cast<char>('0' + ms % 10);
+    s += "Z\",\"interactionId\":\"c-";
+    append_uint(s, seq);
+    s += "\",";
+    if (!e.abandoned) {
+      s += "\"agentId\":\"";
+      s += e.agent;
+      s += "\",";
+    }
+    s += "\"metadata\":{\"queue\":\"";
+    s += e.queue;
+    s += "\",\"skill\":\"";
+    s += e.queue;
+    s += "\"},\"metrics\":{\"state\":\"";
+    s += e.abandoned ? "abandoned" : "ended";
+    s += "\",\"waitTime\":";
+    append_uint(s, static_cast<std::uint64_t>(e.wait_s));
+    if (!e.abandoned) {
+      s += ",\"handleTime\":";
+      append_uint(s, static_cast<std::uint64_t>(e.handle_s));
+    }
+    s += "}}";
+  }
+
+ private:
+  std::int64_t second_ = INT64_MIN;
+  std::string prefix_;
+};
+
+}  // namespace
+
 std::string FakeCxone::event_json(std::uint64_t seq, const FakeOptions& o) {
-  const EventInfo e = event(seq, o);
   std::string s;
   s.reserve(256);
-  s += "{\"eventType\":\"interaction\",\"timestamp\":\"";
-  s += format_iso8601_ms(e.time_ms);
-  s += "\",\"interactionId\":\"c-";
-  s += std::to_string(seq);
-  s += "\",";
-  if (!e.abandoned) s += "\"agentId\":\"" + e.agent + "\",";
-  s += "\"metadata\":{\"queue\":\"";
-  s += e.queue;
-  s += "\",\"skill\":\"";
-  s += e.queue;
-  s += "\"},\"metrics\":{\"state\":\"";
-  s += e.abandoned ? "abandoned" : "ended";
-  s += "\",\"waitTime\":";
-  s += std::to_string(e.wait_s);
-  if (!e.abandoned) {
-    s += ",\"handleTime\":";
-    s += std::to_string(e.handle_s);
-  }
-  s += "}}";
+  EventEncoder().append(s, seq, o);
   return s;
 }
 
@@ -316,6 +355,11 @@ struct FakeCxone::Impl {
         if (c->sent_close) {
           if (c->end_close) with([&] { ++t.end_closes_acked; });
         } else {
+          const int code = p.size() >= 2 ? (static_cast<unsigned char>(p[0]) << 8 | static_cast<unsigned char>(p[1])) : 1005;
+          with([&] {
+            ++t.client_closes;
+            t.last_client_close_code = code;
+          });
           put_frame(c->control_out, 0x8, p.substr(0, 2));
           c->sent_close = true;
         }
@@ -447,6 +491,7 @@ struct FakeCxone::Impl {
     std::string chunk;
     chunk.reserve(o.chunk_bytes + 4096);
     std::string payload;
+    EventEncoder encoder;
     std::uint64_t malformed_n = 0;
     for (;;) {
       if (c.broken || c.peer_closed) co_return;
@@ -512,17 +557,22 @@ struct FakeCxone::Impl {
         end = std::min(end, seq + (due - sent_here));
       }
       // Build one chunk: pending control frames, then events (and malformed frames) up to chunk_bytes.
-      chunk = std::exchange(c.control_out, {});
+      chunk.assign(c.control_out);  // keeps the chunk's capacity (no regrowth per chunk)
+      c.control_out.clear();
       std::uint64_t frames = 0;
       std::uint64_t bad[kMalformedKindCount] = {};
       std::uint64_t s2 = seq;
       while (s2 < end && chunk.size() < o.chunk_bytes) {
         const std::uint64_t group = std::min<std::uint64_t>(std::max<std::size_t>(1, o.events_per_frame), end - s2);
         if (group == 1 && o.events_per_frame <= 1) {
-          payload = FakeCxone::event_json(s2, o);
+          payload.clear();
+          encoder.append(payload, s2, o);
         } else {
           payload = "[";
-          for (std::uint64_t k = 0; k < group; ++k) payload += (k ? "," : "") + FakeCxone::event_json(s2 + k, o);
+          for (std::uint64_t k = 0; k < group; ++k) {
+            if (k) payload += ',';
+            encoder.append(payload, s2 + k, o);
+          }
           payload += "]";
         }
         put_frame(chunk, 0x1, payload);
@@ -617,6 +667,8 @@ std::string truth_json(const Truth& t) {
   j["oversize_sent"] = t.oversize_sent;
   j["slow_cuts"] = t.slow_cuts;
   j["end_closes_acked"] = t.end_closes_acked;
+  j["client_closes"] = t.client_closes;
+  j["last_client_close_code"] = t.last_client_close_code;
   j["pings"] = t.pings;
   j["bytes_sent"] = t.bytes_sent;
   return j.dump();

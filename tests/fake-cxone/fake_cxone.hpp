@@ -76,6 +76,8 @@ struct Truth {
   std::uint64_t unknown_subscription_closes = 0;  // 1008
   std::uint64_t drops = 0, closes_1011 = 0, closes_4001 = 0, oversize_sent = 0, slow_cuts = 0;
   std::uint64_t end_closes_acked = 0;   // the client answered the end-of-stream close: it read everything
+  std::uint64_t client_closes = 0;      // close frames the client sent first (not answers to ours)
+  int last_client_close_code = 0;       // the code of the last one (1005 when it had none)
   std::uint64_t pings = 0;
   std::uint64_t bytes_sent = 0;
   std::int64_t current_write_ms = 0;   // how long the write in progress has been blocked (slow reader)

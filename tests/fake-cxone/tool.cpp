@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "fake_cxone.hpp"
 #include "fake_rtd.hpp"
@@ -38,8 +39,25 @@ void usage() {
       "  --retry-after S        ... with Retry-After: S\n"
       "  --cpu N                pin the server thread to core N\n"
       "  --truth FILE           write the ground truth (JSON) here on exit\n"
+      "  --exit-after-end       with --events: exit once a client answered the end-of-stream close\n"
+      "                         (it read every event; benchmarks)\n"
       "Stops on SIGINT/SIGTERM and prints the ground truth as JSON on stdout.\n"
       "With --rtd it is the Real-Time Data API instead (see --rtd --help).\n";
+}
+
+// Generates a certificate for localhost unless one was given, then blocks SIGINT and SIGTERM
+// (before the server thread starts) for main to wait for them.
+sigset_t prepare(bool tls, std::string& cert_file, std::string& key_file, const std::string& cert_dir) {
+  if (tls && (cert_file.empty() || key_file.empty())) {
+    std::filesystem::create_directories(cert_dir);
+    std::tie(cert_file, key_file) = cxflow::fake::make_test_certificate(cert_dir);
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
 }
 
 void rtd_usage() {
@@ -151,17 +169,7 @@ int rtd_main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (o.tls && (o.cert_file.empty() || o.key_file.empty())) {
-      std::filesystem::create_directories(cert_dir);
-      auto [cert, key] = cxflow::fake::make_test_certificate(cert_dir);
-      o.cert_file = cert;
-      o.key_file = key;
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server thread starts
+    const sigset_t set = prepare(o.tls, o.cert_file, o.key_file, cert_dir);
     cxflow::fake::FakeRtd fake(o);
     std::cerr << "fake CXone Real-Time Data API listening on port " << fake.port() << "\n"
               << "  issuer:           " << fake.base_url() << "\n"
@@ -193,6 +201,7 @@ int main(int argc, char** argv) {
   o.start_time_ms = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
   o.close_when_done = false;
   std::string cert_dir = "fake-cxone-tls", truth_file;
+  bool exit_after_end = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -223,6 +232,7 @@ int main(int argc, char** argv) {
       else if (a == "--retry-after") o.retry_after_s = std::stoi(next());
       else if (a == "--cpu") o.cpu = std::stoi(next());
       else if (a == "--truth") truth_file = next();
+      else if (a == "--exit-after-end") exit_after_end = true;
       else if (a == "--help" || a == "-h") {
         usage();
         return 0;
@@ -236,19 +246,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (exit_after_end && o.total_events == 0) {
+    std::cerr << "--exit-after-end needs --events N\n";
+    return 2;
+  }
   if (o.total_events > 0) o.close_when_done = true;
   try {
-    if (o.tls && (o.cert_file.empty() || o.key_file.empty())) {
-      std::filesystem::create_directories(cert_dir);
-      auto [cert, key] = cxflow::fake::make_test_certificate(cert_dir);
-      o.cert_file = cert;
-      o.key_file = key;
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server thread starts
+    const sigset_t set = prepare(o.tls, o.cert_file, o.key_file, cert_dir);
     cxflow::fake::FakeCxone fake(o);
     std::cerr << "fake CXone listening on port " << fake.port() << "\n"
               << "  token_url:        " << fake.token_url() << "\n"
@@ -257,8 +261,14 @@ int main(int argc, char** argv) {
     if (o.tls) std::cerr << "  ca_file:          " << std::filesystem::absolute(o.cert_file).string() << "\n";
     std::cerr << "  client id/secret: " << o.client_id << " / " << o.client_secret << "\n"
               << "Ctrl+C stops it and prints the ground truth.\n";
-    int sig = 0;
-    sigwait(&set, &sig);
+    if (exit_after_end) {
+      const timespec tick{0, 1'000'000};  // polls the truth every millisecond
+      while (sigtimedwait(&set, nullptr, &tick) < 0 && fake.truth().end_closes_acked == 0) {
+      }
+    } else {
+      int sig = 0;
+      sigwait(&set, &sig);
+    }
     fake.stop();
     write_truth(cxflow::fake::truth_json(fake.truth()), truth_file);
   } catch (const std::exception& e) {
