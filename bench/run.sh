@@ -13,7 +13,10 @@
 #   REPLAY_PIPELINE  the cxflow pipeline (default bench/pipelines/replay-bench.yaml; the variant with
 #               the filter pushed into the source: bench/pipelines/replay-prefilter-bench.yaml)
 #   JSON_EVENTS lines for cxflow-json-bench (default: 1000000)
-#   SKIP        space-separated parts to skip: replay simulated json
+#   CXONE_SIZES event counts for the live-source comparison (default: SIZES): the fake CXone over
+#               TLS (cxflow-fake-cxone, pinned to core CXONE_CPU, default 1) -> cxflow-cxone-baseline
+#               vs bench/pipelines/cxone-bench.yaml, alternating, ROUNDS times
+#   SKIP        space-separated parts to skip: replay cxone simulated json
 #
 # Wall time and peak RSS come from GNU time (/usr/bin/time -f "%e %M"); the medians are reported.
 # Nothing here asserts a time: the figures are printed, compared with the targets, and that's all.
@@ -47,7 +50,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCXFLOW_BUILD_BENCH=ON -DCXFLOW_BUILD_TESTS=OFF >&2
 fi
 cmake --build "$build" -j "$(nproc)" --target cxflow source-replay source-simulator filter-interaction \
-  aggregate-window sink-sqlite cxflow-gen-events cxflow-baseline cxflow-json-bench >&2
+  aggregate-window sink-sqlite cxflow-gen-events cxflow-baseline cxflow-json-bench \
+  source-cxone cxflow-fake-cxone cxflow-cxone-baseline >&2
 bin=$build/bin
 mkdir -p "$data"
 
@@ -64,6 +68,25 @@ timed() {
     tail -20 "$out.err" >&2
     return 1
   fi
+}
+
+# same_rows A.db B.db: "yes (N rows)" when both hold the same queue_minutes rows (rounded to 1e-6,
+# both computed in double), else what differs.
+same_rows() {
+  local q="SELECT window_start, queue, contacts, round(avg_handle_time, 6), round(avg_wait_time, 6), round(service_level, 6) FROM queue_minutes ORDER BY 1, 2"
+  if ! command -v sqlite3 >/dev/null 2>&1; then echo "not checked (no sqlite3)"; return; fi
+  local rows_a rows_b
+  rows_a=$(sqlite3 "$1" "SELECT count(*) FROM queue_minutes")
+  rows_b=$(sqlite3 "$2" "SELECT count(*) FROM queue_minutes")
+  if diff <(sqlite3 "$1" "$q") <(sqlite3 "$2" "$q") >/dev/null; then echo "yes ($rows_a rows)"
+  else echo "NO: baseline $rows_a rows, cxflow $rows_b rows (diff $1 and $2)"; fi
+}
+
+# medians KEY TIMES: result[KEY,secs], result[KEY,kb], result[KEY,cpu] from the timed() lines in TIMES.
+medians() {
+  result[$1,secs]=$(cut -d' ' -f1 "$2" | median)
+  result[$1,kb]=$(cut -d' ' -f2 "$2" | median)
+  result[$1,cpu]=$(awk '{ print $3 + $4 }' "$2" | median)
 }
 
 human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%.0fM", n / 1e6; else if (n >= 1e3) printf "%.0fk", n / 1e3; else print n }'; }
@@ -94,26 +117,71 @@ if [[ $skip != *" replay "* ]]; then
         log "bench: $(human "$n") round $r $who: $(awk '{ printf "%s s wall, %.1f MB peak RSS, %.2f s CPU", $1, $2 / 1024, $3 + $4 }' "$data/run-$who-$n.time")"
       done
     done
-    for who in base cx; do
-      result[$who,$n,secs]=$(cut -d' ' -f1 "$data/times-$who-$n" | median)
-      result[$who,$n,kb]=$(cut -d' ' -f2 "$data/times-$who-$n" | median)
-      result[$who,$n,cpu]=$(awk '{ print $3 + $4 }' "$data/times-$who-$n" | median)
-    done
-    # Same answer? Compare the two databases row by row (rounded, both computed in double).
-    q="SELECT window_start, queue, contacts, round(avg_handle_time, 6), round(avg_wait_time, 6), round(service_level, 6) FROM queue_minutes ORDER BY 1, 2"
-    if command -v sqlite3 >/dev/null 2>&1; then
-      rows_b=$(sqlite3 "$data/out-base-$n.db" "SELECT count(*) FROM queue_minutes")
-      rows_c=$(sqlite3 "$data/out-cx-$n.db" "SELECT count(*) FROM queue_minutes")
-      if diff <(sqlite3 "$data/out-base-$n.db" "$q") <(sqlite3 "$data/out-cx-$n.db" "$q") >/dev/null; then
-        result[same,$n]="yes ($rows_b rows)"
-      else
-        result[same,$n]="NO: baseline $rows_b rows, cxflow $rows_c rows (diff the two databases in $data)"
-      fi
-    else
-      result[same,$n]="not checked (no sqlite3)"
-    fi
+    for who in base cx; do medians "$who,$n" "$data/times-$who-$n"; done
+    result[same,$n]=$(same_rows "$data/out-base-$n.db" "$data/out-cx-$n.db")
     sed -n "s/.*\] summary: /cxflow $(human "$n") last round: summary: /p" "$data/run-cx-$n.err" >&2
   done
+fi
+
+# --- live source: fake CXone over TLS -> baseline vs cxflow -------------------------------------------
+# Each run gets a fresh fake (so it reads exactly N events): full speed (--rate 0), pinned to one
+# core, N seed-shaped completed interactions (ended, every 10th abandoned; 3 queues; event time
+# 5 ms apart, from 2026-01-05T08:00:00Z) pre-encoded into 16 KiB writes, then close 1000. The
+# baseline stops at that close; cxflow keeps a live source open, so it gets SIGTERM as soon as the
+# fake has seen it answer the close (--exit-after-end: it read every event) and then drains.
+cxone_sizes=${CXONE_SIZES:-$sizes}
+cxone_cpu=${CXONE_CPU:-1}
+if [[ $skip != *" cxone "* ]]; then
+  tls=$data/cxone-tls
+  mkdir -p "$tls"
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  for n in $cxone_sizes; do
+    : >"$data/times-cxone-base-$n" ; : >"$data/times-cxone-cx-$n"
+    for r in $(seq 1 "$rounds"); do
+      for who in base cx; do
+        run=$data/run-cxone-$who-$n
+        db=$data/out-cxone-$who-$n.db
+        rm -f "$db" "$db-wal" "$db-shm" "$run.pid"
+        "$bin/cxflow-fake-cxone" --port 0 --cert-dir "$tls" --rate 0 --events "$n" --start-ms 1767600000000 \
+          --interval-ms 5 --cpu "$cxone_cpu" --exit-after-end >"$run.fake.out" 2>"$run.fake.err" &
+        fake_pid=$!
+        port=""
+        for _ in $(seq 1 600); do
+          port=$(sed -n 's/^fake CXone listening on port \([0-9]*\).*/\1/p' "$run.fake.err")
+          [ -n "$port" ] || ! kill -0 "$fake_pid" 2>/dev/null && break
+          sleep 0.05
+        done
+        if [ -z "$port" ]; then
+          log "bench: the fake CXone did not start"; cat "$run.fake.err" >&2; kill "$fake_pid" 2>/dev/null || true; exit 1
+        fi
+        if [ $who = base ]; then
+          timed "$run" "$bin/cxflow-cxone-baseline" "https://localhost:$port" "$tls/cert.pem" "$db"
+        else
+          # GNU time runs cxflow through sh's exec, so $run.pid holds cxflow's own pid for the SIGTERM.
+          BENCH_CXONE_URL=https://localhost:$port BENCH_CXONE_WS=wss://localhost:$port BENCH_CA=$tls/cert.pem \
+          BENCH_DB=$db /usr/bin/time -o "$run.time" -f "%e %M %U %S" sh -c 'echo $$ >"$0"; exec "$@"' "$run.pid" \
+            "$bin/cxflow" run "$root/bench/pipelines/cxone-bench.yaml" --no-status >"$run.out" 2>"$run.err" &
+          cx_pid=$!
+          wait -n "$fake_pid" "$cx_pid" || true
+          if kill -0 "$fake_pid" 2>/dev/null; then
+            log "bench: FAILED: cxflow ended before it read the stream"; tail -20 "$run.err" >&2
+            kill "$fake_pid" 2>/dev/null || true; wait "$fake_pid" || true; exit 1
+          fi
+          kill -TERM "$(cat "$run.pid")"
+          if ! wait "$cx_pid"; then log "bench: FAILED: cxflow"; tail -20 "$run.err" >&2; exit 1; fi
+        fi
+        wait "$fake_pid" || true
+        sent=$(sed -n 's/.*"events_sent":\([0-9]*\).*/\1/p' "$run.fake.out")
+        if [ "$sent" != "$n" ]; then log "bench: the fake sent ${sent:-?} events, not $n"; exit 1; fi
+        cat "$run.time" >>"$data/times-cxone-$who-$n"
+        log "bench: cxone $(human "$n") round $r $who: $(awk '{ printf "%s s wall, %.1f MB peak RSS, %.2f s CPU", $1, $2 / 1024, $3 + $4 }' "$run.time")"
+      done
+    done
+    for who in base cx; do medians "cxone-$who,$n" "$data/times-cxone-$who-$n"; done
+    result[cxone-same,$n]=$(same_rows "$data/out-cxone-base-$n.db" "$data/out-cxone-cx-$n.db")
+    sed -n "s/.*\] summary: /cxflow cxone $(human "$n") last round: summary: /p" "$data/run-cxone-cx-$n.err" >&2
+  done
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
 
 # --- simulated pipeline ----------------------------------------------------------------------------
@@ -167,6 +235,26 @@ if [[ $skip != *" replay "* ]]; then
   echo "targets: cxflow/baseline >= 0.80; cxflow peak RSS flat from 1M to 10M and < 50 MB"
   echo "(events/s = events / wall time of the whole process, start-up and final commit included;"
   echo " CPU = user + sys seconds, all threads; CPU ratio = baseline CPU / cxflow CPU, i.e. work per event)"
+fi
+if [[ $skip != *" cxone "* ]]; then
+  echo
+  echo "Live source: fake CXone (TLS, full speed, core $cxone_cpu) -> filter -> 60 s windows per queue -> SQLite"
+  echo "(median of $rounds alternating rounds; load average $load_before before, $load_after after)"
+  printf '%-6s %13s %13s %6s %12s %12s %8s %8s %9s  %s\n' events "baseline ev/s" "cxflow ev/s" ratio \
+    "baseline RSS" "cxflow RSS" "base CPU" "cx CPU" "CPU ratio" "same rows"
+  for n in $cxone_sizes; do
+    eb=$(awk -v n="$n" -v s="${result[cxone-base,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
+    ec=$(awk -v n="$n" -v s="${result[cxone-cx,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
+    printf '%-6s %13s %13s %6s %9.1f MB %9.1f MB %7.2fs %7.2fs %9s  %s\n' "$(human "$n")" "$eb" "$ec" \
+      "$(awk -v a="$ec" -v b="$eb" 'BEGIN { printf "%.2f", a / b }')" \
+      "$(awk -v k="${result[cxone-base,$n,kb]}" 'BEGIN { print k / 1024 }')" \
+      "$(awk -v k="${result[cxone-cx,$n,kb]}" 'BEGIN { print k / 1024 }')" \
+      "${result[cxone-base,$n,cpu]}" "${result[cxone-cx,$n,cpu]}" \
+      "$(awk -v a="${result[cxone-base,$n,cpu]}" -v b="${result[cxone-cx,$n,cpu]}" 'BEGIN { printf "%.2f", a / b }')" \
+      "${result[cxone-same,$n]}"
+  done
+  echo "targets: cxflow/baseline >= 0.80; cxflow peak RSS flat from 1M to 10M and < 50 MB"
+  echo "(the client's wall time: token, subscription, TLS and WebSocket handshakes, every event, final commit)"
 fi
 if [ -n "$sim_line" ]; then
   echo
