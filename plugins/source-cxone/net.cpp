@@ -28,6 +28,9 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// stop(): how long the close handshake (our 1001 "going away", the server's answer) may take
+// before the connection is torn down anyway.
+constexpr std::int64_t kStopCloseTimeoutMs = 1000;
 
 std::int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -87,6 +90,7 @@ struct ConnState {
   bool open = true;
   bool dead = false;     // keepalive timed out
   bool waiting = false;  // the reader is paused (backpressure or a full hand-off)
+  bool closing = false;  // a close handshake with its own timeout is under way
   std::uint64_t pause_gen = 0;
   std::int64_t last_rx_ms = 0;
 };
@@ -493,16 +497,50 @@ class NetImpl final : public Network {
     const std::int64_t connected_at = steady_now_ms();
     st->last_rx_ms = connected_at;
     c_.connections.add();
+    // From now on stop() closes with a close frame, so the server sees an orderly close: from here
+    // while a read waits, or from the reader when it sees stopping_ first.
+    close_current_ = [this, ws, st] { close_on_stop(ws, *st); };
     hooks_.log(LogLevel::Info, "connected to " + u.str() + " (subscription " + sub_id_ + ")");
     if (cfg_.ping_interval.ms > 0 && cfg_.ping_timeout.ms > 0) asio::co_spawn(io_, keepalive(ws, st), asio::detached);
 
-    o = co_await read_loop(*ws, *st, what);
+    o = co_await read_loop(ws, *st, what);
     o.healthy = steady_now_ms() - connected_at >= cfg_.backoff_reset_after.ms;
     co_return o;
   }
 
+  // Sends a close frame and waits for the close handshake, at most `timeout_ms`, then the
+  // connection is closed in any case.
   template <class Ws>
-  asio::awaitable<Outcome> read_loop(Ws& ws, ConnState& st, const std::string& what) {
+  asio::awaitable<void> close_with_timeout(std::shared_ptr<Ws> ws, websocket::close_reason reason, std::int64_t timeout_ms) {
+    asio::steady_timer guard(io_, std::chrono::milliseconds(timeout_ms));
+    guard.async_wait([ws](error_code gec) {
+      if (!gec) beast::get_lowest_layer(*ws).close();
+    });
+    co_await ws->async_close(reason, use_tuple);
+    guard.cancel();
+    beast::get_lowest_layer(*ws).close();
+  }
+
+  // stop(): close frame 1001 "going away", the handshake bounded by kStopCloseTimeoutMs. A read in
+  // progress returns what it gets meanwhile; Beast's close then reads (and discards) up to the
+  // server's answer.
+  template <class Ws>
+  void close_on_stop(const std::shared_ptr<Ws>& ws, ConnState& st) {
+    if (st.closing) return;
+    st.closing = true;
+    if (!ws->is_open()) {  // Beast is answering the server's close frame
+      beast::get_lowest_layer(*ws).close();
+      return;
+    }
+    asio::co_spawn(io_,
+                   close_with_timeout(ws, websocket::close_reason(websocket::close_code::going_away, "going away"),
+                                      std::min<std::int64_t>(cfg_.handshake_timeout.ms, kStopCloseTimeoutMs)),
+                   asio::detached);
+  }
+
+  template <class Ws>
+  asio::awaitable<Outcome> read_loop(std::shared_ptr<Ws> wsp, ConnState& st, const std::string& what) {
+    Ws& ws = *wsp;
     Outcome o;
     beast::flat_buffer buf;
     const std::size_t batch_size = static_cast<std::size_t>(cfg_.batch_size);
@@ -511,8 +549,13 @@ class NetImpl final : public Network {
       // Gates: never read while the pipeline is full (block) or while both the hand-off slot
       // and the batch being filled are full.
       for (;;) {
-        if (stopping_) co_return stopped_outcome();
-        hand_off();
+        if (stopping_) {
+          close_on_stop(wsp, st);
+          co_return stopped_outcome();
+        }
+        // Hand the batch off once it is full or once everything that arrived is decoded: a batch
+        // per frame would cost the strand a wake-up per event when it keeps up with the socket.
+        if (current_.size() >= batch_size || !more_ready(ws)) hand_off();
         const bool full = current_.size() >= batch_size;
         const bool wait = (block && h_->paused.load()) || (block && full);
         if (!wait) break;
@@ -548,12 +591,9 @@ class NetImpl final : public Network {
         o.cause = Cause::message_too_large;
         o.what = what + ": a message exceeded max_message_size " + format_size(cfg_.max_message_size) +
                  "; closed with 1009";
-        asio::steady_timer guard(io_, std::chrono::milliseconds(cfg_.handshake_timeout.ms));
-        guard.async_wait([&ws](error_code gec) {
-          if (!gec) beast::get_lowest_layer(ws).close();
-        });
-        co_await ws.async_close(websocket::close_reason(websocket::close_code::too_big, "message too big"), use_tuple);
-        guard.cancel();
+        st.closing = true;
+        co_await close_with_timeout(wsp, websocket::close_reason(websocket::close_code::too_big, "message too big"),
+                                    cfg_.handshake_timeout.ms);
         co_return o;
       }
       if (ec) {
@@ -595,6 +635,19 @@ class NetImpl final : public Network {
       frames_.decode(frame, current_, drop);
       buf.consume(buf.size());
     }
+  }
+
+  // True when the next read will not wait: decrypted or undecrypted TLS bytes, or bytes in the
+  // socket, are there already (Beast's own small read buffer is not visible; it only means a
+  // batch is handed off a little early).
+  template <class Ws>
+  static bool more_ready(Ws& ws) {
+    if constexpr (std::is_same_v<Ws, TlsWs>) {
+      if (SSL_has_pending(ws.next_layer().native_handle()) == 1) return true;
+    }
+    error_code ec;
+    const std::size_t n = beast::get_lowest_layer(ws).socket().available(ec);
+    return !ec && n > 0;
   }
 
   // Moves the batch being filled into the hand-off slot when it is free.

@@ -238,3 +238,35 @@ TEST(SourceCxoneE2E, EveryFaultInOneRun) {
   EXPECT_TRUE(logged(r, "messages_too_large=1")) << r.err;
   EXPECT_TRUE(logged(r, "malformed=60")) << r.err;
 }
+
+// SIGTERM while connected: cxflow's stop() sends a close frame (1001 "going away") before it tears
+// the connection down, so the server sees an orderly close; cxflow still exits 0. Once with a
+// paced stream (the reader waits in a read) and once at full speed (the reader is busy and the
+// pipeline pushes back).
+class SourceCxoneStop : public ::testing::TestWithParam<std::int64_t> {};
+
+TEST_P(SourceCxoneStop, SigtermSendsACloseFrame) {
+  auto o = options(0);  // unlimited
+  o.close_when_done = false;
+  o.events_per_second = GetParam();
+  TempDir d;
+  FakeCxone fake(o);
+  const auto yaml = d.write("p.yaml", pipeline(fake, d));
+  Child child({cxflow_bin(), "run", yaml.string(), "--no-status"}, d.path(),
+              {"CXONE_CLIENT_ID=test-client", "CXONE_CLIENT_SECRET=test-secret"});
+  ASSERT_TRUE(wait_for([&] { return fake.truth().events_sent >= 500; }, std::chrono::seconds(60))) << child.err();
+  EXPECT_EQ(fake.truth().client_closes, 0u);
+  child.signal(SIGTERM);
+  const auto code = child.wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << child.err();
+  EXPECT_TRUE(wait_for([&] { return fake.truth().client_closes >= 1; }, std::chrono::seconds(10))) << child.err();
+  const auto t = fake.truth();
+  EXPECT_EQ(t.client_closes, 1u);
+  EXPECT_EQ(t.last_client_close_code, 1001);
+  EXPECT_EQ(t.connections, 1u);
+  EXPECT_EQ(t.drops + t.closes_1011 + t.closes_4001, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rates, SourceCxoneStop, ::testing::Values(2000, 0),
+                         [](const auto& info) { return info.param == 0 ? std::string("FullSpeed") : "Paced"; });
