@@ -89,6 +89,27 @@ medians() {
   result[$1,cpu]=$(awk '{ print $3 + $4 }' "$2" | median)
 }
 
+# comparison_table PREFIX N...: the baseline/cxflow table of result[PREFIXbase,N,*],
+# result[PREFIXcx,N,*] and result[PREFIXsame,N], then the targets.
+comparison_table() {
+  local p=$1 n eb ec
+  shift
+  printf '%-6s %13s %13s %6s %12s %12s %8s %8s %9s  %s\n' events "baseline ev/s" "cxflow ev/s" ratio \
+    "baseline RSS" "cxflow RSS" "base CPU" "cx CPU" "CPU ratio" "same rows"
+  for n in "$@"; do
+    eb=$(awk -v n="$n" -v s="${result[${p}base,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
+    ec=$(awk -v n="$n" -v s="${result[${p}cx,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
+    printf '%-6s %13s %13s %6s %9.1f MB %9.1f MB %7.2fs %7.2fs %9s  %s\n' "$(human "$n")" "$eb" "$ec" \
+      "$(awk -v a="$ec" -v b="$eb" 'BEGIN { printf "%.2f", a / b }')" \
+      "$(awk -v k="${result[${p}base,$n,kb]}" 'BEGIN { print k / 1024 }')" \
+      "$(awk -v k="${result[${p}cx,$n,kb]}" 'BEGIN { print k / 1024 }')" \
+      "${result[${p}base,$n,cpu]}" "${result[${p}cx,$n,cpu]}" \
+      "$(awk -v a="${result[${p}base,$n,cpu]}" -v b="${result[${p}cx,$n,cpu]}" 'BEGIN { printf "%.2f", a / b }')" \
+      "${result[${p}same,$n]}"
+  done
+  echo "targets: cxflow/baseline >= 0.80; cxflow peak RSS flat from 1M to 10M and < 50 MB"
+}
+
 human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%.0fM", n / 1e6; else if (n >= 1e3) printf "%.0fk", n / 1e3; else print n }'; }
 
 # --- replay: baseline vs cxflow --------------------------------------------------------------------
@@ -220,19 +241,7 @@ echo "cxflow benchmarks on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo
 if [[ $skip != *" replay "* ]]; then
   echo
   echo "Replay: file -> filter -> 60 s windows per queue -> SQLite (median of $rounds alternating rounds)"
-  printf '%-6s %13s %13s %6s %12s %12s %8s %8s %9s  %s\n' events "baseline ev/s" "cxflow ev/s" ratio \
-    "baseline RSS" "cxflow RSS" "base CPU" "cx CPU" "CPU ratio" "same rows"
-  for n in $sizes; do
-    eb=$(awk -v n="$n" -v s="${result[base,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
-    ec=$(awk -v n="$n" -v s="${result[cx,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
-    ratio=$(awk -v a="$ec" -v b="$eb" 'BEGIN { printf "%.2f", a / b }')
-    cpu_ratio=$(awk -v a="${result[base,$n,cpu]}" -v b="${result[cx,$n,cpu]}" 'BEGIN { printf "%.2f", a / b }')
-    printf '%-6s %13s %13s %6s %9.1f MB %9.1f MB %7.2fs %7.2fs %9s  %s\n' "$(human "$n")" "$eb" "$ec" "$ratio" \
-      "$(awk -v k="${result[base,$n,kb]}" 'BEGIN { print k / 1024 }')" \
-      "$(awk -v k="${result[cx,$n,kb]}" 'BEGIN { print k / 1024 }')" \
-      "${result[base,$n,cpu]}" "${result[cx,$n,cpu]}" "$cpu_ratio" "${result[same,$n]}"
-  done
-  echo "targets: cxflow/baseline >= 0.80; cxflow peak RSS flat from 1M to 10M and < 50 MB"
+  comparison_table "" $sizes
   echo "(events/s = events / wall time of the whole process, start-up and final commit included;"
   echo " CPU = user + sys seconds, all threads; CPU ratio = baseline CPU / cxflow CPU, i.e. work per event)"
 fi
@@ -240,20 +249,7 @@ if [[ $skip != *" cxone "* ]]; then
   echo
   echo "Live source: fake CXone (TLS, full speed, core $cxone_cpu) -> filter -> 60 s windows per queue -> SQLite"
   echo "(median of $rounds alternating rounds; load average $load_before before, $load_after after)"
-  printf '%-6s %13s %13s %6s %12s %12s %8s %8s %9s  %s\n' events "baseline ev/s" "cxflow ev/s" ratio \
-    "baseline RSS" "cxflow RSS" "base CPU" "cx CPU" "CPU ratio" "same rows"
-  for n in $cxone_sizes; do
-    eb=$(awk -v n="$n" -v s="${result[cxone-base,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
-    ec=$(awk -v n="$n" -v s="${result[cxone-cx,$n,secs]}" 'BEGIN { printf "%.0f", n / s }')
-    printf '%-6s %13s %13s %6s %9.1f MB %9.1f MB %7.2fs %7.2fs %9s  %s\n' "$(human "$n")" "$eb" "$ec" \
-      "$(awk -v a="$ec" -v b="$eb" 'BEGIN { printf "%.2f", a / b }')" \
-      "$(awk -v k="${result[cxone-base,$n,kb]}" 'BEGIN { print k / 1024 }')" \
-      "$(awk -v k="${result[cxone-cx,$n,kb]}" 'BEGIN { print k / 1024 }')" \
-      "${result[cxone-base,$n,cpu]}" "${result[cxone-cx,$n,cpu]}" \
-      "$(awk -v a="${result[cxone-base,$n,cpu]}" -v b="${result[cxone-cx,$n,cpu]}" 'BEGIN { printf "%.2f", a / b }')" \
-      "${result[cxone-same,$n]}"
-  done
-  echo "targets: cxflow/baseline >= 0.80; cxflow peak RSS flat from 1M to 10M and < 50 MB"
+  comparison_table cxone- $cxone_sizes
   echo "(the client's wall time: token, subscription, TLS and WebSocket handshakes, every event, final commit)"
 fi
 if [ -n "$sim_line" ]; then
