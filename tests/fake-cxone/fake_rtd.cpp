@@ -436,9 +436,10 @@ struct Model {
   // The "shift" fault, between two pages of one read: a row the earlier pages returned (`ids`)
   // leaves the active set and a new contact arrives, so the next page's skip lands one row further
   // and a row is never returned by this read. A lingering ended contact leaves early (its end was
-  // already on an earlier page, the truth does not change); without one, the lowest answered or
-  // queued contact ends now and vanishes.
-  void shift(const std::vector<std::int64_t>& ids) {
+  // already on an earlier page, the truth does not change); with end_state_linger_ms 0 the lowest
+  // answered or queued contact ends now and vanishes. Returns false (nothing done, the fault stays
+  // armed) when ended rows linger but none is on the earlier pages yet.
+  bool shift(const std::vector<std::int64_t>& ids) {
     const auto lingering = std::find_if(ids.begin(), ids.end(), [&](std::int64_t id) {
       const auto it = contacts.find(id);
       return it != contacts.end() && it->second.end;
@@ -447,8 +448,9 @@ struct Model {
       contacts.erase(*lingering);
       arrive(0);
       refresh_skills();
-      return;
+      return true;
     }
+    if (o.end_state_linger_ms > 0) return false;
     for (std::int64_t id : ids) {
       auto it = contacts.find(id);
       if (it == contacts.end() || it->second.end) continue;
@@ -459,6 +461,7 @@ struct Model {
     }
     arrive(0);
     refresh_skills();
+    return true;
   }
 };
 }  // namespace
@@ -794,9 +797,10 @@ struct FakeRtd::Impl {
       std::vector<std::int64_t> ids;  // the rows of the earlier pages
       for (const auto& [id, c] : model.contacts)
         if (fresh(c.last_update) && static_cast<std::int64_t>(ids.size()) < skip) ids.push_back(id);
-      --pending_shift;
-      ++t.shifted;
-      model.shift(ids);
+      if (model.shift(ids)) {
+        --pending_shift;
+        ++t.shifted;
+      }
     }
     json rows = json::array();
     if (rest == "agents/states") {

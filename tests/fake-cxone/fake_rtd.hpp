@@ -79,8 +79,9 @@ struct RtdOptions {
   int api_500 = 0;                         // then N API requests answer 500
   int hang_pages = 0;                      // N page requests (skip > 0) never answer (held open)
   int shift_pages = 0;                     // N page requests (skip > 0) of contacts/active first
-                                           // remove a row of the earlier pages (a lingering ended
-                                           // contact, else a live one ends now) and add a new one
+                                           // remove a row of the earlier pages and add a new one:
+                                           // a lingering ended contact (the truth is unchanged;
+                                           // waits for one), or with linger 0 a live one ends now
   std::vector<std::uint64_t> revoke_after_api_requests;  // revoke every token after K API requests
 };
 
