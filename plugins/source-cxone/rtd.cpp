@@ -181,11 +181,11 @@ class RtdNet final : public Network {
           if (stopping_) co_return;
           hand_off();
           if (!h_->paused.load() && pending_.events.empty()) break;
+          if (!delayed) rc_.polls_delayed.add();
           delayed = true;
           gate_.expires_at(asio::steady_timer::time_point::max());
           co_await gate_.async_wait(use_tuple);
         }
-        if (delayed) rc_.polls_delayed.add();
         const std::int64_t started = steady_now_ms();
         if (!co_await poll(i)) co_return;
         StreamRun& st = state_[i];
@@ -327,7 +327,8 @@ class RtdNet final : public Network {
       complete = false;
       rc_.unstable_reads.add();
     }
-    norm_.end_read(i, complete && !not_modified, read_time.value_or(wall_now_ms()), pending_.events);
+    const std::size_t suspects =
+        norm_.end_read(i, complete && !not_modified, read_time.value_or(wall_now_ms()), pending_.events);
     if (not_modified && st.last_poll_ms) {
       // Nothing changed since last_poll_ms up to this request: the server's time has moved on by
       // at least what our clock has (a 304 carries no lastPollTime; updatedSince stays).
@@ -340,8 +341,8 @@ class RtdNet final : public Network {
       st.last_poll_steady_ms = read_steady;
       st.watermark_ms = std::max(st.watermark_ms.value_or(*read_time), *read_time);
       if (full) st.last_full_steady_ms = now;
-      st.force_full = false;
-      st.reread_now = false;
+      st.force_full = suspects > 0;  // confirm absences with a second full read at once
+      st.reread_now = suspects > 0;
       st.rereads = 0;
     } else if (++st.rereads <= kMaxRereads) {
       st.force_full = full;  // read again at once (a delta with the same updatedSince)

@@ -74,9 +74,13 @@ class Normalizer {
   // One row of the read; appends the events it causes. `read_time_ms` = the read's lastPollTime.
   // Returns false when the row was malformed (counted).
   bool row(std::size_t index, const Json& row, std::int64_t read_time_ms, std::vector<Event>& out);
-  // The read ended. `complete`: every page was read and the set did not change under the paging
-  // (then keys missing from a full read are gone: contacts end by absence).
-  void end_read(std::size_t index, bool complete, std::int64_t read_time_ms, std::vector<Event>& out);
+  // The read ended. `complete`: every page was read and totalRecords did not change under the
+  // paging. A contact missing from a complete full read is suspected to have ended at that read's
+  // time; missing from the next complete full read too, it ends then (with the first read's time),
+  // so a row skipped by a page shift (one removed and one added between pages leaves totalRecords
+  // unchanged) is not taken for an end. Returns the contacts now awaiting that confirmation (the
+  // poller reads again at once).
+  std::size_t end_read(std::size_t index, bool complete, std::int64_t read_time_ms, std::vector<Event>& out);
 
   // True when contacts/active must be read in full on every poll (end detection by absence:
   // end_detection absence, or auto while no end state has been seen).
@@ -95,6 +99,7 @@ class Normalizer {
     std::string agent_id, skill;
     bool ended = false;
     std::uint64_t seen_read = 0;
+    std::optional<std::int64_t> missing_since;  // read time of the complete full read that missed it
   };
   struct Keyed {
     std::int64_t last_update_ms = 0;

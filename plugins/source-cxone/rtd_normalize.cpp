@@ -285,6 +285,7 @@ bool Normalizer::contact_row(StreamState& s, const Json& row, std::int64_t read_
   auto [it, fresh] = s.contacts.try_emplace(id);
   Contact& c = it->second;
   c.seen_read = s.read_no;
+  c.missing_since.reset();
   if (!fresh && (c.ended || c.last_update_ms == *updated)) {
     ++stats_.duplicates;
     return true;
@@ -466,12 +467,13 @@ bool Normalizer::raw_row(StreamState& s, const Json& row, std::int64_t read_time
   return true;
 }
 
-void Normalizer::end_read(std::size_t index, bool complete, std::int64_t read_time_ms, std::vector<Event>& out) {
+std::size_t Normalizer::end_read(std::size_t index, bool complete, std::int64_t read_time_ms, std::vector<Event>& out) {
   StreamState& s = streams_.at(index);
-  if (!s.full || !complete) return;
-  // Keys missing from a complete full read are gone: contacts end by absence (unless only end
-  // states count), ended contacts and vanished rows are forgotten.
+  if (!s.full || !complete) return 0;
+  // Keys missing from a complete full read are gone: contacts end by absence once confirmed
+  // (unless only end states count); ended contacts and vanished rows are forgotten.
   const std::size_t before = out.size();
+  std::size_t suspects = 0;
   for (auto it = s.contacts.begin(); it != s.contacts.end();) {
     Contact& c = it->second;
     if (c.seen_read == s.read_no) {
@@ -479,8 +481,14 @@ void Normalizer::end_read(std::size_t index, bool complete, std::int64_t read_ti
       continue;
     }
     if (!c.ended && mode_ != EndDetection::end_state) {
+      if (!c.missing_since) {
+        c.missing_since = std::max(read_time_ms, c.last_update_ms);
+        ++suspects;
+        ++it;
+        continue;
+      }
       ++stats_.ends_by_absence;
-      end_contact(it->first, c, std::max(read_time_ms, c.last_update_ms), out);
+      end_contact(it->first, c, *c.missing_since, out);
     }
     it = s.contacts.erase(it);
   }
@@ -489,6 +497,7 @@ void Normalizer::end_read(std::size_t index, bool complete, std::int64_t read_ti
     else ++it;
   }
   stats_.events += out.size() - before;
+  return suspects;
 }
 
 }  // namespace cxflow::cxone::rtd

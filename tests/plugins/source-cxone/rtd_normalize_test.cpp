@@ -173,8 +173,10 @@ TEST(RtdNormalize, AbandonedByAbsenceFromAFullRead) {
   auto ev = f.read(kContacts, true, {contact(2, "InQueue", T0, std::nullopt, T0), contact(3, "InQueue", T0, std::nullopt, T0)},
                    T0 + 5'000);
   EXPECT_EQ(ev.size(), 2u);
-  // Contact 2 vanished (no end state is ever reported): abandoned at the read's lastPollTime.
-  ev = f.read(kContacts, true, {contact(3, "InQueue", T0, std::nullopt, T0)}, T0 + 10'000);
+  // Contact 2 vanished (no end state is ever reported): suspected at this read, confirmed by the
+  // next, abandoned at the first read's lastPollTime.
+  EXPECT_TRUE(f.read(kContacts, true, {contact(3, "InQueue", T0, std::nullopt, T0)}, T0 + 10'000).empty());
+  ev = f.read(kContacts, true, {contact(3, "InQueue", T0, std::nullopt, T0)}, T0 + 11'000);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(f.text(ev[0], "interactionId"), "2");
   EXPECT_EQ(f.text(ev[0], "metrics.state"), "abandoned");
@@ -190,10 +192,24 @@ TEST(RtdNormalize, IncompleteOrDeltaReadsNeverEndContactsByAbsence) {
   f.read(kContacts, true, {contact(4, "Active", T0, T0 + 1000, T0 + 1000)}, T0 + 2'000);
   EXPECT_TRUE(f.read(kContacts, true, {}, T0 + 4'000, /*complete=*/false).empty());  // paging was unstable
   EXPECT_TRUE(f.read(kContacts, false, {}, T0 + 6'000).empty());                     // a delta read
-  const auto ev = f.read(kContacts, true, {}, T0 + 8'000);
+  EXPECT_TRUE(f.read(kContacts, true, {}, T0 + 8'000).empty());  // suspected
+  const auto ev = f.read(kContacts, true, {}, T0 + 9'000);        // confirmed
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(f.text(ev[0], "metrics.state"), "ended");
+  EXPECT_EQ(ev[0].time_ms, T0 + 8'000);
   EXPECT_DOUBLE_EQ(f.num(ev[0], "metrics.handleTime"), 7.0);
+}
+
+TEST(RtdNormalize, AContactMissingFromOneFullReadOnlyDidNotEnd) {
+  Fixture f;
+  const Json c = contact(12, "Active", T0, T0 + 1'000, T0 + 1'000);
+  f.read(kContacts, true, {c}, T0 + 2'000);
+  std::vector<Event> out;
+  f.norm->begin_read(kContacts, true);
+  EXPECT_EQ(f.norm->end_read(kContacts, true, T0 + 3'000, out), 1u);  // skipped by a shifted page
+  EXPECT_TRUE(f.read(kContacts, true, {c}, T0 + 4'000).empty());      // there after all
+  EXPECT_TRUE(f.read(kContacts, true, {c}, T0 + 5'000).empty());
+  EXPECT_EQ(f.norm->stats().ends_by_absence, 0u);
 }
 
 TEST(RtdNormalize, AutoSwitchesToEndStatesOnceSeen) {
@@ -213,7 +229,8 @@ TEST(RtdNormalize, AbsenceModeIgnoresEndStatesAndEndsAtTheRead) {
                                        contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)},
                      T0 + 9'500)
                   .size() == 2u);  // first sightings: state events, no end yet
-  const auto ev = f.read(kContacts, true, {contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)}, T0 + 12'000);
+  EXPECT_TRUE(f.read(kContacts, true, {contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)}, T0 + 12'000).empty());
+  const auto ev = f.read(kContacts, true, {contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)}, T0 + 13'000);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(f.text(ev[0], "interactionId"), "6");
   EXPECT_EQ(ev[0].time_ms, T0 + 12'000);
