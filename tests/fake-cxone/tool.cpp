@@ -45,6 +45,37 @@ void usage() {
       "With --rtd it is the Real-Time Data API instead (see --rtd --help).\n";
 }
 
+// Walks the options: `option(a, next)` takes one (next() returns its value) and returns false
+// for an unknown one; --help prints `usage`. Returns -1 to go on, else the exit code.
+template <class F>
+int parse_args(int argc, char** argv, void (*usage)(), F option) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    try {
+      if (a == "--help" || a == "-h") {
+        usage();
+        return 0;
+      }
+      if (!option(a, next)) {
+        std::cerr << "unknown option " << a << "\n";
+        usage();
+        return 2;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "bad value for " << a << "\n";
+      return 2;
+    }
+  }
+  return -1;
+}
+
 // Generates a certificate for localhost unless one was given, then blocks SIGINT and SIGTERM
 // (before the server thread starts) for main to wait for them.
 sigset_t prepare(bool tls, std::string& cert_file, std::string& key_file, const std::string& cert_dir) {
@@ -103,63 +134,45 @@ int rtd_main(int argc, char** argv) {
   o.port = 8443;
   o.start_time_ms = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
   std::string cert_dir = "fake-cxone-tls", truth_file;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--rtd") continue;
-      else if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
-      else if (a == "--plain") o.tls = false;
-      else if (a == "--cert") o.cert_file = next();
-      else if (a == "--key") o.key_file = next();
-      else if (a == "--cert-dir") cert_dir = next();
-      else if (a == "--client-id") o.client_id = next();
-      else if (a == "--client-secret") o.client_secret = next();
-      else if (a == "--access-key-id") o.access_key_id = next();
-      else if (a == "--access-key-secret") o.access_key_secret = next();
-      else if (a == "--client-auth") o.client_auth = next();
-      else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
-      else if (a == "--legacy") o.legacy_layout = true;
-      else if (a == "--no-change") o.no_change_status = std::stoi(next());
-      else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
-      else if (a == "--speed") o.speed = std::stod(next());
-      else if (a == "--seed") o.seed = std::stoull(next());
-      else if (a == "--skills") o.skills = std::stoi(next());
-      else if (a == "--agents") o.agents = std::stoi(next());
-      else if (a == "--arrivals-per-minute") o.arrivals_per_minute = std::stod(next());
-      else if (a == "--max-contacts") o.max_contacts = std::stoull(next());
-      else if (a == "--handle-median-s") o.handle_median_s = std::stod(next());
-      else if (a == "--patience-s") o.patience_mean_s = std::stod(next());
-      else if (a == "--linger-ms") o.end_state_linger_ms = std::stoll(next());
-      else if (a == "--token-429") o.token_429 = std::stoi(next());
-      else if (a == "--retry-after") o.token_retry_after_s = std::stoi(next());
-      else if (a == "--api-fault-after") o.api_fault_after = std::stoull(next());
-      else if (a == "--api-429") o.api_429 = std::stoi(next());
-      else if (a == "--api-retry-after") o.api_retry_after_s = std::stoi(next());
-      else if (a == "--api-500") o.api_500 = std::stoi(next());
-      else if (a == "--hang-pages") o.hang_pages = std::stoi(next());
-      else if (a == "--shift-pages") o.shift_pages = std::stoi(next());
-      else if (a == "--revoke-after") o.revoke_after_api_requests.push_back(std::stoull(next()));
-      else if (a == "--truth") truth_file = next();
-      else if (a == "--help" || a == "-h") {
-        rtd_usage();
-        return 0;
-      } else {
-        std::cerr << "unknown option " << a << "\n";
-        rtd_usage();
-        return 2;
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << a << "\n";
-      return 2;
-    }
-  }
+  const int parsed = parse_args(argc, argv, rtd_usage, [&](const std::string& a, const auto& next) {
+    if (a == "--rtd") return true;
+    else if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
+    else if (a == "--plain") o.tls = false;
+    else if (a == "--cert") o.cert_file = next();
+    else if (a == "--key") o.key_file = next();
+    else if (a == "--cert-dir") cert_dir = next();
+    else if (a == "--client-id") o.client_id = next();
+    else if (a == "--client-secret") o.client_secret = next();
+    else if (a == "--access-key-id") o.access_key_id = next();
+    else if (a == "--access-key-secret") o.access_key_secret = next();
+    else if (a == "--client-auth") o.client_auth = next();
+    else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
+    else if (a == "--legacy") o.legacy_layout = true;
+    else if (a == "--no-change") o.no_change_status = std::stoi(next());
+    else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
+    else if (a == "--speed") o.speed = std::stod(next());
+    else if (a == "--seed") o.seed = std::stoull(next());
+    else if (a == "--skills") o.skills = std::stoi(next());
+    else if (a == "--agents") o.agents = std::stoi(next());
+    else if (a == "--arrivals-per-minute") o.arrivals_per_minute = std::stod(next());
+    else if (a == "--max-contacts") o.max_contacts = std::stoull(next());
+    else if (a == "--handle-median-s") o.handle_median_s = std::stod(next());
+    else if (a == "--patience-s") o.patience_mean_s = std::stod(next());
+    else if (a == "--linger-ms") o.end_state_linger_ms = std::stoll(next());
+    else if (a == "--token-429") o.token_429 = std::stoi(next());
+    else if (a == "--retry-after") o.token_retry_after_s = std::stoi(next());
+    else if (a == "--api-fault-after") o.api_fault_after = std::stoull(next());
+    else if (a == "--api-429") o.api_429 = std::stoi(next());
+    else if (a == "--api-retry-after") o.api_retry_after_s = std::stoi(next());
+    else if (a == "--api-500") o.api_500 = std::stoi(next());
+    else if (a == "--hang-pages") o.hang_pages = std::stoi(next());
+    else if (a == "--shift-pages") o.shift_pages = std::stoi(next());
+    else if (a == "--revoke-after") o.revoke_after_api_requests.push_back(std::stoull(next()));
+    else if (a == "--truth") truth_file = next();
+    else return false;
+    return true;
+  });
+  if (parsed >= 0) return parsed;
   if (o.client_auth != "basic" && o.client_auth != "post" && o.client_auth != "both") {
     std::cerr << "--client-auth must be basic, post or both, not " << o.client_auth << "\n";
     return 2;
@@ -202,50 +215,32 @@ int main(int argc, char** argv) {
   o.close_when_done = false;
   std::string cert_dir = "fake-cxone-tls", truth_file;
   bool exit_after_end = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
-      else if (a == "--plain") o.tls = false;
-      else if (a == "--cert") o.cert_file = next();
-      else if (a == "--key") o.key_file = next();
-      else if (a == "--cert-dir") cert_dir = next();
-      else if (a == "--client-id") o.client_id = next();
-      else if (a == "--client-secret") o.client_secret = next();
-      else if (a == "--events") o.total_events = std::stoull(next());
-      else if (a == "--rate") o.events_per_second = std::stoll(next());
-      else if (a == "--interval-ms") o.interval_ms = std::stoll(next());
-      else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
-      else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
-      else if (a == "--malformed-every") o.malformed_every = std::stoull(next());
-      else if (a == "--drop-after") o.drop_after.push_back(std::stoull(next()));
-      else if (a == "--close-1011-after") o.close_1011_after.push_back(std::stoull(next()));
-      else if (a == "--expire-token-after") o.expire_token_after.push_back(std::stoull(next()));
-      else if (a == "--token-429") o.token_429 = std::stoi(next());
-      else if (a == "--retry-after") o.retry_after_s = std::stoi(next());
-      else if (a == "--cpu") o.cpu = std::stoi(next());
-      else if (a == "--truth") truth_file = next();
-      else if (a == "--exit-after-end") exit_after_end = true;
-      else if (a == "--help" || a == "-h") {
-        usage();
-        return 0;
-      } else {
-        std::cerr << "unknown option " << a << "\n";
-        usage();
-        return 2;
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << a << "\n";
-      return 2;
-    }
-  }
+  const int parsed = parse_args(argc, argv, usage, [&](const std::string& a, const auto& next) {
+    if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
+    else if (a == "--plain") o.tls = false;
+    else if (a == "--cert") o.cert_file = next();
+    else if (a == "--key") o.key_file = next();
+    else if (a == "--cert-dir") cert_dir = next();
+    else if (a == "--client-id") o.client_id = next();
+    else if (a == "--client-secret") o.client_secret = next();
+    else if (a == "--events") o.total_events = std::stoull(next());
+    else if (a == "--rate") o.events_per_second = std::stoll(next());
+    else if (a == "--interval-ms") o.interval_ms = std::stoll(next());
+    else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
+    else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
+    else if (a == "--malformed-every") o.malformed_every = std::stoull(next());
+    else if (a == "--drop-after") o.drop_after.push_back(std::stoull(next()));
+    else if (a == "--close-1011-after") o.close_1011_after.push_back(std::stoull(next()));
+    else if (a == "--expire-token-after") o.expire_token_after.push_back(std::stoull(next()));
+    else if (a == "--token-429") o.token_429 = std::stoi(next());
+    else if (a == "--retry-after") o.retry_after_s = std::stoi(next());
+    else if (a == "--cpu") o.cpu = std::stoi(next());
+    else if (a == "--truth") truth_file = next();
+    else if (a == "--exit-after-end") exit_after_end = true;
+    else return false;
+    return true;
+  });
+  if (parsed >= 0) return parsed;
   if (exit_after_end && o.total_events == 0) {
     std::cerr << "--exit-after-end needs --events N\n";
     return 2;
