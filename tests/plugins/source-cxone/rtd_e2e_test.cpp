@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "cxflow/time.hpp"
 #include "fake_cxone.hpp"
@@ -67,7 +68,9 @@ std::map<std::pair<std::string, std::string>, Kpi> truth_rows(const RtdTruth& t)
   return rows;
 }
 
-std::string pipeline(const FakeRtd& f, const TempDir& d, const std::string& source_extra) {
+// With `per_contact`, a second sink writes each ended/abandoned event as its own row (plain
+// inserts: an end reported twice is two rows).
+std::string pipeline(const FakeRtd& f, const TempDir& d, const std::string& source_extra, bool per_contact = false) {
   return "sources:\n"
          "  cxone:\n"
          "    plugin: source-cxone\n"
@@ -119,7 +122,19 @@ std::string pipeline(const FakeRtd& f, const TempDir& d, const std::string& sour
          "      handled: {field: handled, type: integer}\n"
          "      abandoned: {field: abandoned, type: integer}\n"
          "      avg_wait: {field: avg_wait, type: real}\n"
-         "      avg_handle: {field: avg_handle, type: real}\n";
+         "      avg_handle: {field: avg_handle, type: real}\n" +
+         (per_contact ? "  contacts:\n"
+                        "    plugin: sink-sqlite\n"
+                        "    inputs: [completed]\n"
+                        "    path: " + (d / "out.db").string() + "\n"
+                        "    table: contacts\n"
+                        "    columns:\n"
+                        "      id: {field: interactionId, type: text}\n"
+                        "      end_ms: {field: $event_time_ms, type: integer}\n"
+                        "      state: {field: metrics.state, type: text}\n"
+                        "      wait: {field: metrics.waitTime, type: real}\n"
+                        "      handle: {field: metrics.handleTime, type: real}\n"
+                      : "");
 }
 
 std::uint64_t contact_reads(const RtdTruth& t) {
@@ -138,9 +153,9 @@ struct Outcome {
 
 // Runs cxflow on `d`'s pipeline until every contact ended and the source read contacts/active
 // three more times (each read sees the lingering EndContact rows), then SIGTERM; checks exit 0.
-Outcome run_until_drained(FakeRtd& fake, const TempDir& d, const std::string& source_extra) {
+Outcome run_until_drained(FakeRtd& fake, const TempDir& d, const std::string& source_extra, bool per_contact = false) {
   Outcome result;
-  const auto yaml = d.write("p.yaml", pipeline(fake, d, source_extra));
+  const auto yaml = d.write("p.yaml", pipeline(fake, d, source_extra, per_contact));
   Child child({cxflow_bin(), "run", yaml.string(), "--no-status"}, d.path(),
               {"CXONE_CLIENT_ID=test-client", "CXONE_CLIENT_SECRET=test-secret", "CXONE_ACCESS_KEY_ID=test-access-key",
                "CXONE_ACCESS_KEY_SECRET=test-access-secret"});
@@ -288,5 +303,44 @@ TEST(SourceCxoneRtdE2E, ContactsThatVanishEndByAbsenceExactlyOnce) {
     EXPECT_EQ(std::stoll(r[1]), expected[r[0]][0]) << r[0];
     EXPECT_EQ(std::stoll(r[2]), expected[r[0]][1]) << r[0];
     EXPECT_EQ(std::stoll(r[3]), expected[r[0]][2]) << r[0];
+  }
+}
+
+TEST(SourceCxoneRtdE2E, RowsShiftingDuringFullReadsEndNoContactEarlyOrTwice) {
+  // end_detection absence: every contacts read is a full read, so each shift (a contact leaves the
+  // active set and another arrives between two pages, totalRecords unchanged) makes that full read
+  // miss a contact that is still active. Ending it there would be wrong.
+  auto o = options();
+  o.end_state_linger_ms = 0;
+  o.speed = 30;             // 15 simulated seconds between reads
+  o.patience_mean_s = 1e7;  // every contact is answered and lives longer than several reads
+  o.max_contacts = 40;
+  o.shift_pages = 6;
+  TempDir d;
+  FakeRtd fake(o);
+  const Outcome r = run_until_drained(fake, d, "    end_detection: absence\n", true);
+  EXPECT_EQ(r.truth.shifted, 6u);
+  std::map<std::string, const cxflow::fake::RtdContact*> truth;
+  for (const auto& c : r.truth.ended) truth[std::to_string(c.contact_id)] = &c;
+  const Rows rows = sqlite_query(d / "out.db", "SELECT id, end_ms, state, wait, handle FROM contacts ORDER BY id");
+  EXPECT_EQ(rows.size(), truth.size()) << r.err;
+  std::set<std::string> seen;
+  for (const auto& row : rows) {
+    EXPECT_TRUE(seen.insert(row[0]).second) << "ended twice: " << row[0];
+    const auto it = truth.find(row[0]);
+    if (it == truth.end()) {
+      ADD_FAILURE() << "not an ended contact: " << row[0];
+      continue;
+    }
+    const auto& c = *it->second;
+    const std::int64_t end_ms = std::stoll(row[1]);
+    // Absence is seen at the first full read after the end: never before it, and within a few
+    // reads (15 simulated s each) after it.
+    EXPECT_GE(end_ms, c.end_ms) << row[0] << " ended before it did";
+    EXPECT_LE(end_ms, c.end_ms + 5 * 60'000) << row[0];
+    EXPECT_EQ(row[2], c.abandoned ? "abandoned" : "ended") << row[0];
+    if (c.agent_start_ms) {
+      EXPECT_NEAR(std::stod(row[3]), static_cast<double>(*c.agent_start_ms - c.contact_start_ms) / 1000.0, 1e-6) << row[0];
+    }
   }
 }
