@@ -20,13 +20,13 @@ using error_code = boost::system::error_code;
 
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+}  // namespace
 
 std::string host_header(const Url& u) {
   const bool dflt = (u.tls() && u.port == "443") || (!u.tls() && u.port == "80");
   const std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
   return dflt ? h : h + ":" + u.port;
 }
-}  // namespace
 
 struct HttpClient::Impl {
   Impl(asio::io_context& io_, const Config& cfg) : io(io_), timeout_ms(cfg.http_timeout.ms), verify(cfg.tls_verify), tls(ssl::context::tls_client) {

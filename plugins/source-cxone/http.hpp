@@ -36,6 +36,9 @@ struct HttpResult {
   bool timed_out = false;
 };
 
+// The Host header for `u` (the port only when it is not the scheme's default).
+std::string host_header(const Url& u);
+
 class HttpClient {
  public:
   // Builds the TLS context from ca_file / tls_verify; throws when the CA file cannot be loaded.

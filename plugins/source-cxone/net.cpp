@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "http.hpp"
 #include "internal.hpp"
 
 namespace cxflow::cxone {
@@ -39,12 +40,6 @@ std::int64_t wall_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string host_header(const Url& u) {
-  const bool dflt = (u.tls() && u.port == "443") || (!u.tls() && u.port == "80");
-  const std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-  return dflt ? h : h + ":" + u.port;
-}
-
 std::string format_delay(std::int64_t ms) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(ms) / 1000.0);
@@ -57,14 +52,6 @@ std::vector<std::string> split_scopes(const std::string& s) {
   for (std::string w; in >> w;) out.push_back(w);
   return out;
 }
-
-struct HttpResult {
-  int status = 0;  // 0: no answer (network/TLS error)
-  std::string body;
-  std::string retry_after;
-  std::string error;
-  bool tls_error = false;
-};
 
 // Why one connection cycle ended.
 struct Outcome {
@@ -106,7 +93,7 @@ class NetImpl final : public Network {
         c_(counters),
         h_(std::move(handoff)),
         hooks_(std::move(hooks)),
-        tls_(ssl::context::tls_client),
+        http_(io_, cfg_),
         sleep_timer_(io_),
         gate_(io_),
         backoff_(cfg.backoff_initial.ms, cfg.backoff_max.ms, std::random_device{}()),
@@ -115,21 +102,7 @@ class NetImpl final : public Network {
     token_url_ = *parse_url(effective_token_url(cfg_), &err);
     sub_url_ = *parse_url(effective_subscription_url(cfg_), &err);
     events_url_ = *parse_url(effective_events_url(cfg_), &err);
-    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    if (cfg_.tls_verify) {
-      tls_.set_verify_mode(ssl::verify_peer);
-      error_code ec;
-      if (!cfg_.ca_file.empty()) {
-        tls_.load_verify_file(cfg_.ca_file, ec);
-        if (ec)
-          throw std::runtime_error("cannot load CA certificates from '" + cfg_.ca_file + "' (key 'ca_file'): " + ec.message());
-      } else {
-        tls_.set_default_verify_paths(ec);
-        if (ec) throw std::runtime_error("cannot load the system CA store: " + ec.message() + " (set 'ca_file')");
-      }
-    } else {
-      tls_.set_verify_mode(ssl::verify_none);
+    if (!cfg_.tls_verify) {
       if (token_url_.tls() || sub_url_.tls() || events_url_.tls())
         hooks_.log(LogLevel::Warn,
                    "tls_verify is false: server certificates are NOT verified; anyone on the network path can read "
@@ -152,6 +125,7 @@ class NetImpl final : public Network {
     asio::post(io_, [this] {
       sleep_timer_.cancel();
       gate_.cancel();
+      http_.abort();
       if (close_current_) close_current_();
     });
     thread_.join();
@@ -232,82 +206,20 @@ class NetImpl final : public Network {
     }
   }
 
-  // ---- HTTP ----
-  template <class Stream>
-  asio::awaitable<HttpResult> exchange(Stream& s, const Url& u, http::request<http::string_body>& req) {
-    HttpResult r;
+  // ---- HTTP (http.cpp) ----
+  asio::awaitable<HttpResult> post(const Url& u, const std::string& content_type, std::string body, const std::string* bearer) {
     if (stopping_) {
+      HttpResult r;
       r.error = "stopping";
       co_return r;
     }
-    auto& tcp_layer = beast::get_lowest_layer(s);
-    close_current_ = [&tcp_layer] { tcp_layer.close(); };
-    struct Clear {
-      std::function<void()>& f;
-      ~Clear() { f = nullptr; }
-    } clear{close_current_};
-    tcp::resolver resolver(io_);
-    auto [rec, results] = co_await resolver.async_resolve(u.host, u.port, use_tuple);
-    if (rec) {
-      r.error = "cannot resolve " + u.host + ": " + rec.message();
-      co_return r;
-    }
-    tcp_layer.expires_after(std::chrono::milliseconds(cfg_.http_timeout.ms));
-    auto [cec, ep] = co_await tcp_layer.async_connect(results, use_tuple);
-    if (cec) {
-      r.error = "cannot connect: " + cec.message();
-      co_return r;
-    }
-    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
-      if (!SSL_set_tlsext_host_name(s.native_handle(), u.host.c_str())) {
-        r.error = "cannot set TLS server name";
-        co_return r;
-      }
-      if (cfg_.tls_verify) s.set_verify_callback(ssl::host_name_verification(u.host));
-      auto [hec] = co_await s.async_handshake(ssl::stream_base::client, use_tuple);
-      if (hec) {
-        r.error = "TLS handshake failed: " + hec.message();
-        r.tls_error = true;
-        co_return r;
-      }
-    }
-    auto [wec, wn] = co_await http::async_write(s, req, use_tuple);
-    if (wec) {
-      r.error = "sending the request failed: " + wec.message();
-      co_return r;
-    }
-    beast::flat_buffer buf;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(1024 * 1024);
-    auto [rdec, rn] = co_await http::async_read(s, buf, parser, use_tuple);
-    if (rdec) {
-      r.error = "reading the response failed: " + rdec.message();
-      co_return r;
-    }
-    auto& res = parser.get();
-    r.status = static_cast<int>(res.result_int());
-    r.body = std::move(res.body());
-    if (auto it = res.find(http::field::retry_after); it != res.end()) r.retry_after = std::string(it->value());
-    error_code ignored;
-    tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    co_return r;
-  }
-
-  asio::awaitable<HttpResult> post(const Url& u, const std::string& content_type, std::string body, const std::string* bearer) {
-    http::request<http::string_body> req{http::verb::post, u.target, 11};
-    req.set(http::field::host, host_header(u));
-    req.set(http::field::user_agent, "cxflow-source-cxone");
-    req.set(http::field::content_type, content_type);
-    req.set(http::field::accept, "application/json");
-    if (bearer) req.set(http::field::authorization, "Bearer " + *bearer);
-    req.body() = std::move(body);
-    req.prepare_payload();
-    if (u.tls()) {
-      beast::ssl_stream<beast::tcp_stream> s(io_, tls_);
-      co_return co_await exchange(s, u, req);
-    }
-    beast::tcp_stream s(io_);
-    co_return co_await exchange(s, u, req);
+    HttpRequest req;
+    req.method = "POST";
+    req.url = u;
+    req.content_type = content_type;
+    req.body = std::move(body);
+    if (bearer) req.authorization = "Bearer " + *bearer;
+    co_return co_await http_.send(req);
   }
 
   // Fills `o` for a non-success status or a transport error.
@@ -419,7 +331,7 @@ class NetImpl final : public Network {
     const Url& u = events_url_;
     const std::string what = "WebSocket " + u.str();
     std::shared_ptr<Ws> ws;
-    if constexpr (std::is_same_v<Ws, TlsWs>) ws = std::make_shared<Ws>(io_, tls_);
+    if constexpr (std::is_same_v<Ws, TlsWs>) ws = std::make_shared<Ws>(io_, http_.tls());
     else ws = std::make_shared<Ws>(io_);
     auto& tcp_layer = beast::get_lowest_layer(*ws);
     auto st = std::make_shared<ConnState>(io_);
@@ -693,7 +605,7 @@ class NetImpl final : public Network {
   std::shared_ptr<Handoff> h_;
   NetHooks hooks_;
   asio::io_context io_;
-  ssl::context tls_;
+  HttpClient http_;  // token and subscription requests; its TLS context serves the WebSocket too
   asio::steady_timer sleep_timer_;
   asio::steady_timer gate_;
   std::thread thread_;
