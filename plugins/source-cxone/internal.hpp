@@ -6,6 +6,7 @@
 #include <cxflow/time.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -34,6 +35,17 @@ struct Url {
 };
 // nullopt with `error` set when the text is not an absolute http(s)/ws(s) URL.
 std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr);
+
+// ---- Clocks and log text ---------------------------------------------------------------------
+
+inline std::int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+inline std::int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+// "1.500 s": retry delays in log lines.
+std::string format_delay(std::int64_t ms);
 
 // ---- Retry policy ----------------------------------------------------------------------------
 

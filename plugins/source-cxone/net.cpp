@@ -33,19 +33,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // before the connection is torn down anyway.
 constexpr std::int64_t kStopCloseTimeoutMs = 1000;
 
-std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string format_delay(std::int64_t ms) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
-
 std::vector<std::string> split_scopes(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);

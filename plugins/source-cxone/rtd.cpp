@@ -59,19 +59,6 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr int kMaxRereads = 3;  // an unstable paged read is repeated at once at most this often
 
-std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string format_delay(std::int64_t ms) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(ms) / 1000.0);
-  return buf;
-}
-
 RetryCause cause_of(const AuthFailure& f) {
   if (f.status == 401) return RetryCause::unauthorized;
   if (f.status == 429) return RetryCause::rate_limited;

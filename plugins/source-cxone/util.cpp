@@ -97,6 +97,12 @@ std::int64_t Backoff::delay_ms(std::int64_t attempt) {
   return d(rng_);
 }
 
+std::string format_delay(std::int64_t ms) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f s", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
 std::string form_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
