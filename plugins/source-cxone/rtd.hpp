@@ -114,6 +114,8 @@ class Normalizer {
     bool full = false;
   };
 
+  // Marks `id` seen by this read; nullptr when (id, updated) is not newer than what was applied.
+  Keyed* track(StreamState& s, const std::string& id, std::int64_t updated, bool& fresh);
   bool contact_row(StreamState& s, const Json& row, std::int64_t read_time_ms, std::vector<Event>& out);
   bool agent_row(StreamState& s, const Json& row, std::vector<Event>& out);
   bool skill_row(StreamState& s, const Json& row, std::int64_t read_time_ms, std::vector<Event>& out);

@@ -344,6 +344,19 @@ void Normalizer::end_contact(const std::string& id, Contact& c, std::int64_t end
   out.push_back(std::move(e));
 }
 
+Normalizer::Keyed* Normalizer::track(StreamState& s, const std::string& id, std::int64_t updated, bool& fresh) {
+  auto [it, inserted] = s.keyed.try_emplace(id);
+  fresh = inserted;
+  Keyed& k = it->second;
+  k.seen_read = s.read_no;
+  if (!inserted && updated <= k.last_update_ms) {
+    ++stats_.duplicates;
+    return nullptr;
+  }
+  k.last_update_ms = updated;
+  return &k;
+}
+
 bool Normalizer::agent_row(StreamState& s, const Json& row, std::vector<Event>& out) {
   const std::string id = id_text(member(row, s.def.key));
   if (id.empty()) return malformed(RowIssue::missing_key);
@@ -351,21 +364,16 @@ bool Normalizer::agent_row(StreamState& s, const Json& row, std::vector<Event>& 
   if (!updated) return malformed(RowIssue::bad_time);
   const Json* name = member(row, "agentStateName");
   if (name == nullptr || !name->is_string()) return malformed(RowIssue::bad_value);
-  auto [it, fresh] = s.keyed.try_emplace(id);
-  Keyed& k = it->second;
-  k.seen_read = s.read_no;
-  if (!fresh && *updated <= k.last_update_ms) {
-    ++stats_.duplicates;
-    return true;
-  }
-  k.last_update_ms = *updated;
+  bool fresh = false;
+  Keyed* k = track(s, id, *updated, fresh);
+  if (k == nullptr) return true;
   const std::string raw = name->get<std::string>();
   const std::string state = agent_state(raw, truthy(member(row, "isACW")));
   std::string reason = text_of(member(row, "outStateDescription"));
   if (reason.empty()) reason = raw;
-  if (!fresh && state == k.state && reason == k.reason) return true;
-  k.state = state;
-  k.reason = reason;
+  if (!fresh && state == k->state && reason == k->reason) return true;
+  k->state = state;
+  k->reason = reason;
   Event e = make("agent", *updated);
   e.set(f_.agent_id, id);
   e.set(f_.state, state);
@@ -396,14 +404,8 @@ bool Normalizer::skill_row(StreamState& s, const Json& row, std::int64_t read_ti
     if (!server) return malformed(RowIssue::bad_time);
     now = *server;
   }
-  auto [it, fresh] = s.keyed.try_emplace(id);
-  Keyed& k = it->second;
-  k.seen_read = s.read_no;
-  if (!fresh && *updated <= k.last_update_ms) {
-    ++stats_.duplicates;
-    return true;
-  }
-  k.last_update_ms = *updated;
+  bool fresh = false;
+  if (track(s, id, *updated, fresh) == nullptr) return true;
   Event e = make("queue", *updated);
   std::string name = text_of(member(row, "skillName"));
   if (name.empty()) name = id;
@@ -451,14 +453,8 @@ bool Normalizer::raw_row(StreamState& s, const Json& row, std::int64_t read_time
   const Json* lut = member(row, "lastUpdateTime");
   const auto updated = lut != nullptr && !lut->is_null() ? parse_time(lut) : std::optional<std::int64_t>(read_time_ms);
   if (!updated) return malformed(RowIssue::bad_time);
-  auto [it, fresh] = s.keyed.try_emplace(id);
-  Keyed& k = it->second;
-  k.seen_read = s.read_no;
-  if (!fresh && *updated <= k.last_update_ms) {
-    ++stats_.duplicates;
-    return true;
-  }
-  k.last_update_ms = *updated;
+  bool fresh = false;
+  if (track(s, id, *updated, fresh) == nullptr) return true;
   Event e;
   e.time_ms = *updated;
   flatten(row, "", e, 0);
