@@ -649,6 +649,24 @@ std::pair<std::string, std::string> make_test_certificate(const std::string& dir
   return {cert, key};
 }
 
+const std::pair<std::string, std::string>& shared_test_certificate() {
+  struct Dir {
+    std::filesystem::path path;
+    Dir() {
+      std::string tmpl = (std::filesystem::temp_directory_path() / "cxflow-fake-cert-XXXXXX").string();
+      if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
+      path = tmpl;
+    }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  static const auto files = make_test_certificate(dir.path.string());
+  return files;
+}
+
 std::string truth_json(const Truth& t) {
   nlohmann::json j;
   j["events_sent"] = t.events_sent;

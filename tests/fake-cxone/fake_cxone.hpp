@@ -129,6 +129,9 @@ class FakeCxone {
 // Writes a self-signed certificate for localhost/127.0.0.1 (cert.pem, key.pem) into `dir`
 // with the openssl CLI; returns {cert, key}. Throws on failure.
 std::pair<std::string, std::string> make_test_certificate(const std::string& dir);
+// One such certificate per test process, made on first use in a temporary folder that is
+// removed at exit: {cert, key}.
+const std::pair<std::string, std::string>& shared_test_certificate();
 
 // Truth as one JSON object (for the tool).
 std::string truth_json(const Truth& t);

@@ -32,11 +32,7 @@ namespace ssl = asio::ssl;
 
 namespace {
 
-const std::pair<std::string, std::string>& cert() {
-  static TempDir dir;
-  static const auto c = cxflow::fake::make_test_certificate(dir.path().string());
-  return c;
-}
+const std::pair<std::string, std::string>& cert() { return cxflow::fake::shared_test_certificate(); }
 
 RtdOptions manual_options() {
   RtdOptions o;

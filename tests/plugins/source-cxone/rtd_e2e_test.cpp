@@ -25,11 +25,7 @@ using namespace cxflow::test;
 
 namespace {
 
-const std::pair<std::string, std::string>& cert() {
-  static TempDir dir;
-  static const auto c = cxflow::fake::make_test_certificate(dir.path().string());
-  return c;
-}
+const std::pair<std::string, std::string>& cert() { return cxflow::fake::shared_test_certificate(); }
 
 constexpr std::uint64_t kContacts = 80;
 

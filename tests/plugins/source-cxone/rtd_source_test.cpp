@@ -24,11 +24,7 @@ using cxflow::test::TempDir;
 
 namespace {
 
-const std::pair<std::string, std::string>& cert() {
-  static TempDir dir;
-  static const auto c = cxflow::fake::make_test_certificate(dir.path().string());
-  return c;
-}
+const std::pair<std::string, std::string>& cert() { return cxflow::fake::shared_test_certificate(); }
 
 // A small, fast model: `contacts` contacts over a few simulated minutes at 60x.
 RtdOptions model(std::uint64_t contacts) {

@@ -20,11 +20,7 @@ using namespace cxflow::test;
 
 namespace {
 
-const std::pair<std::string, std::string>& cert() {
-  static TempDir dir;
-  static const auto c = cxflow::fake::make_test_certificate(dir.path().string());
-  return c;
-}
+const std::pair<std::string, std::string>& cert() { return cxflow::fake::shared_test_certificate(); }
 
 struct Row {
   std::int64_t contacts = 0, handled = 0, abandoned = 0;
