@@ -92,8 +92,8 @@ enum class Malformed { invalid_json, not_an_object, missing_timestamp, bad_times
 inline constexpr int kMalformedReasons = 7;
 const char* malformed_name(Malformed m) noexcept;
 
-enum class Cause { network, server_close, token_expired, unknown_subscription, message_too_large, ping_timeout, http_error, tls };
-inline constexpr int kCauses = 8;
+enum class Cause { network, server_close, token_expired, unknown_subscription, message_too_large, ping_timeout, http_error, tls, protocol };
+inline constexpr int kCauses = 9;
 const char* cause_name(Cause c) noexcept;
 
 struct Counters {

@@ -1,27 +1,30 @@
 // source-cxone network side: token, subscription and WebSocket on the source's own
-// io_context + thread (Boost.Beast, OpenSSL), with C++20 coroutines. Nothing here touches the
+// io_context + thread (Boost.Asio/Beast, OpenSSL), with C++20 coroutines. Beast does the HTTP
+// requests and the upgrade; the WebSocket frames are read and written here (ws_frames.hpp), 64 KiB
+// per read and parsed in place. Nothing here touches the
 // strand directly: logs, failures and batches reach it through NetHooks (ctx.post).
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <chrono>
+#include <random>
 #include <sstream>
 #include <thread>
 
 #include "http.hpp"
 #include "internal.hpp"
+#include "ws_frames.hpp"
 
 namespace cxflow::cxone {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
@@ -57,20 +60,54 @@ Outcome stopped_outcome() {
   return o;
 }
 
-// State of one live WebSocket connection shared with its keepalive coroutine.
-struct ConnState {
-  explicit ConnState(asio::io_context& io) : ping_timer(io) {}
+// One live WebSocket connection: the stream, its write queue (subscribe, pongs, pings, close),
+// and the state its keepalive coroutine shares with the reader.
+template <class S>
+struct Conn {
+  Conn(asio::io_context& io, std::shared_ptr<S> stream) : s(std::move(stream)), ping_timer(io), close_timer(io) {}
+  std::shared_ptr<S> s;
   asio::steady_timer ping_timer;
+  asio::steady_timer close_timer;  // bounds a close handshake
+  std::string outbox;              // masked frames not written yet
+  bool writing = false;
   bool open = true;
   bool dead = false;     // keepalive timed out
   bool waiting = false;  // the reader is paused (backpressure or a full hand-off)
-  bool closing = false;  // a close handshake with its own timeout is under way
+  bool closing = false;  // our close frame is queued; what arrives now is discarded
   std::uint64_t pause_gen = 0;
   std::int64_t last_rx_ms = 0;
+  std::minstd_rand mask_rng{std::random_device{}()};
+  void close_socket() {
+    error_code ignored;
+    beast::get_lowest_layer(*s).socket().close(ignored);
+  }
 };
 
-using PlainWs = websocket::stream<beast::tcp_stream>;
-using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+constexpr unsigned kOpClose = 0x8, kOpPing = 0x9, kOpPong = 0xA;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// Sec-WebSocket-Key (16 random bytes) and the Sec-WebSocket-Accept the server must answer it with.
+std::string base64(const unsigned char* data, std::size_t n) {
+  std::string out(4 * ((n + 2) / 3), '\0');
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(len));
+  return out;
+}
+std::string make_websocket_key() {
+  unsigned char raw[16];
+  std::random_device rd;
+  for (auto& b : raw) b = static_cast<unsigned char>(rd());
+  return base64(raw, sizeof raw);
+}
+std::string websocket_accept_for(const std::string& key) {
+  const std::string in = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
+  return base64(digest, SHA_DIGEST_LENGTH);
+}
 
 class NetImpl final : public Network {
  public:
@@ -181,8 +218,8 @@ class NetImpl final : public Network {
         co_return o;
       }
       if (stopping_) co_return stopped_outcome();
-      if (events_url_.tls()) o = co_await websocket_session<TlsWs>();
-      else o = co_await websocket_session<PlainWs>();
+      if (events_url_.tls()) o = co_await websocket_session<TlsStream>();
+      else o = co_await websocket_session<PlainStream>();
       if (o.unauthorized && !retried_401) {
         retried_401 = true;
         token_.clear();
@@ -311,27 +348,28 @@ class NetImpl final : public Network {
   }
 
   // ---- WebSocket ----
-  template <class Ws>
+  template <class S>
   asio::awaitable<Outcome> websocket_session() {
     Outcome o;
     if (stopping_) co_return stopped_outcome();
     const Url& u = events_url_;
     const std::string what = "WebSocket " + u.str();
-    std::shared_ptr<Ws> ws;
-    if constexpr (std::is_same_v<Ws, TlsWs>) ws = std::make_shared<Ws>(io_, http_.tls());
-    else ws = std::make_shared<Ws>(io_);
-    auto& tcp_layer = beast::get_lowest_layer(*ws);
-    auto st = std::make_shared<ConnState>(io_);
-    close_current_ = [ws] { beast::get_lowest_layer(*ws).close(); };
+    std::shared_ptr<S> s;
+    if constexpr (std::is_same_v<S, TlsStream>) s = std::make_shared<S>(io_, http_.tls());
+    else s = std::make_shared<S>(io_);
+    auto& tcp_layer = beast::get_lowest_layer(*s);
+    auto c = std::make_shared<Conn<S>>(io_, s);
+    close_current_ = [c] { c->close_socket(); };
     struct Clear {
       std::function<void()>& f;
-      std::shared_ptr<ConnState> st;
+      std::shared_ptr<Conn<S>> c;
       ~Clear() {
         f = nullptr;
-        st->open = false;
-        st->ping_timer.cancel();
+        c->open = false;
+        c->ping_timer.cancel();
+        c->close_timer.cancel();
       }
-    } clear{close_current_, st};
+    } clear{close_current_, c};
 
     tcp::resolver resolver(io_);
     auto [rec, results] = co_await resolver.async_resolve(u.host, u.port, use_tuple);
@@ -345,207 +383,273 @@ class NetImpl final : public Network {
       o.what = what + ": cannot connect: " + cec.message();
       co_return o;
     }
-    if constexpr (std::is_same_v<Ws, TlsWs>) {
-      SSL_set_tlsext_host_name(ws->next_layer().native_handle(), u.host.c_str());
-      if (cfg_.tls_verify) ws->next_layer().set_verify_callback(ssl::host_name_verification(u.host));
-      auto [hec] = co_await ws->next_layer().async_handshake(ssl::stream_base::client, use_tuple);
+    if constexpr (std::is_same_v<S, TlsStream>) {
+      SSL_set_tlsext_host_name(s->native_handle(), u.host.c_str());
+      if (cfg_.tls_verify) s->set_verify_callback(ssl::host_name_verification(u.host));
+      auto [hec] = co_await s->async_handshake(ssl::stream_base::client, use_tuple);
       if (hec) {
         o.cause = Cause::tls;
         o.what = what + ": TLS handshake failed: " + hec.message();
         co_return o;
       }
     }
+    RxBuffer rx(kReadChunk, JsonEventDecoder::kPadding);
+    tcp_layer.expires_after(std::chrono::milliseconds(cfg_.handshake_timeout.ms));
+    if (!co_await upgrade(*s, rx, what, o)) co_return o;
     tcp_layer.expires_never();
-    websocket::stream_base::timeout to{};
-    to.handshake_timeout = std::chrono::milliseconds(cfg_.handshake_timeout.ms);
-    to.idle_timeout = websocket::stream_base::none();  // our own keepalive, suspended while paused
-    to.keep_alive_pings = false;
-    ws->set_option(to);
-    const std::string auth = "Bearer " + token_;
-    ws->set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
-      req.set(http::field::authorization, auth);
-      req.set(http::field::user_agent, "cxflow-source-cxone");
-    }));
-    ws->read_message_max(0);  // checked in read_loop: Beast's own check can be masked by a failed TLS teardown
-    ws->control_callback([st](websocket::frame_type, beast::string_view) { st->last_rx_ms = steady_now_ms(); });
 
-    websocket::response_type res;
-    auto [wec] = co_await ws->async_handshake(res, host_header(u), u.target, use_tuple);
-    if (wec) {
-      if (wec == websocket::error::upgrade_declined) {
-        HttpResult r;
-        r.status = static_cast<int>(res.result_int());
-        r.body = res.body();
-        if (auto it = res.find(http::field::retry_after); it != res.end()) r.retry_after = std::string(it->value());
-        classify_http(what + " (upgrade)", r, o);
-        co_return o;
-      }
-      o.what = what + ": WebSocket handshake failed: " + wec.message();
-      co_return o;
-    }
     std::string events;
     for (const auto& e : cfg_.stream_events) events += (events.empty() ? "" : ",") + json_quote(e);
     const std::string sub = "{\"type\":\"subscribe\",\"subscriptionId\":" + json_quote(sub_id_) + ",\"events\":[" +
                             events + "],\"format\":" + json_quote(cfg_.stream_format) + "}";
-    ws->text(true);
-    auto [sec, sn] = co_await ws->async_write(asio::buffer(sub), use_tuple);
+    std::string frame;
+    append_client_frame(frame, 0x1, sub, static_cast<std::uint32_t>(c->mask_rng()));
+    auto [sec, sn] = co_await asio::async_write(*s, asio::buffer(frame), use_tuple);
     if (sec) {
       o.what = what + ": sending the subscribe message failed: " + sec.message();
       co_return o;
     }
     const std::int64_t connected_at = steady_now_ms();
-    st->last_rx_ms = connected_at;
+    c->last_rx_ms = connected_at;
     c_.connections.add();
     // From now on stop() closes with a close frame, so the server sees an orderly close: from here
     // while a read waits, or from the reader when it sees stopping_ first.
-    close_current_ = [this, ws, st] { close_on_stop(ws, *st); };
+    close_current_ = [this, c] { start_close(c, close_payload(1001, "going away"), kStopCloseTimeoutMs); };
     hooks_.log(LogLevel::Info, "connected to " + u.str() + " (subscription " + sub_id_ + ")");
-    if (cfg_.ping_interval.ms > 0 && cfg_.ping_timeout.ms > 0) asio::co_spawn(io_, keepalive(ws, st), asio::detached);
+    if (cfg_.ping_interval.ms > 0 && cfg_.ping_timeout.ms > 0) asio::co_spawn(io_, keepalive(c), asio::detached);
 
-    o = co_await read_loop(ws, *st, what);
+    o = co_await read_loop(c, rx, what);
     o.healthy = steady_now_ms() - connected_at >= cfg_.backoff_reset_after.ms;
     co_return o;
   }
 
-  // Sends a close frame and waits for the close handshake, at most `timeout_ms`, then the
-  // connection is closed in any case.
-  template <class Ws>
-  asio::awaitable<void> close_with_timeout(std::shared_ptr<Ws> ws, websocket::close_reason reason, std::int64_t timeout_ms) {
-    asio::steady_timer guard(io_, std::chrono::milliseconds(timeout_ms));
-    guard.async_wait([ws](error_code gec) {
-      if (!gec) beast::get_lowest_layer(*ws).close();
-    });
-    co_await ws->async_close(reason, use_tuple);
-    guard.cancel();
-    beast::get_lowest_layer(*ws).close();
-  }
-
-  // stop(): close frame 1001 "going away", the handshake bounded by kStopCloseTimeoutMs. A read in
-  // progress returns what it gets meanwhile; Beast's close then reads (and discards) up to the
-  // server's answer.
-  template <class Ws>
-  void close_on_stop(const std::shared_ptr<Ws>& ws, ConnState& st) {
-    if (st.closing) return;
-    st.closing = true;
-    if (!ws->is_open()) {  // Beast is answering the server's close frame
-      beast::get_lowest_layer(*ws).close();
-      return;
+  // The HTTP upgrade (RFC 6455 4.1): Beast writes the request and parses the answer; bytes after
+  // the 101 answer (frames the server sent at once) go to `rx`. False with `o` filled on failure.
+  template <class S>
+  asio::awaitable<bool> upgrade(S& s, RxBuffer& rx, const std::string& what, Outcome& o) {
+    const Url& u = events_url_;
+    const std::string key = make_websocket_key();
+    http::request<http::empty_body> req{http::verb::get, u.target, 11};
+    req.set(http::field::host, host_header(u));
+    req.set(http::field::upgrade, "websocket");
+    req.set(http::field::connection, "Upgrade");
+    req.set(http::field::sec_websocket_key, key);
+    req.set(http::field::sec_websocket_version, "13");
+    req.set(http::field::authorization, "Bearer " + token_);
+    req.set(http::field::user_agent, "cxflow-source-cxone");
+    auto [wec, wn] = co_await http::async_write(s, req, use_tuple);
+    if (wec) {
+      o.what = what + ": WebSocket handshake failed: " + wec.message();
+      co_return false;
     }
-    asio::co_spawn(io_,
-                   close_with_timeout(ws, websocket::close_reason(websocket::close_code::going_away, "going away"),
-                                      std::min<std::int64_t>(cfg_.handshake_timeout.ms, kStopCloseTimeoutMs)),
-                   asio::detached);
+    beast::flat_buffer hb;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024);
+    auto [rec, rn] = co_await http::async_read(s, hb, parser, use_tuple);
+    if (rec && !parser.is_header_done()) {
+      o.what = what + ": WebSocket handshake failed: " + rec.message();
+      co_return false;
+    }
+    const auto& res = parser.get();
+    if (res.result() != http::status::switching_protocols) {
+      HttpResult r;
+      r.status = static_cast<int>(res.result_int());
+      r.body = res.body();
+      if (auto it = res.find(http::field::retry_after); it != res.end()) r.retry_after = std::string(it->value());
+      classify_http(what + " (upgrade)", r, o);
+      co_return false;
+    }
+    if (!beast::iequals(res[http::field::upgrade], "websocket") ||
+        res[http::field::sec_websocket_accept] != websocket_accept_for(key)) {
+      o.what = what + ": WebSocket handshake failed: the 101 answer lacks 'Upgrade: websocket' or the right "
+                      "Sec-WebSocket-Accept";
+      co_return false;
+    }
+    const auto rest = hb.data();
+    std::size_t room = 0;
+    char* p = rx.prepare(rest.size(), room);
+    std::memcpy(p, rest.data(), rest.size());
+    rx.commit(rest.size());
+    co_return true;
   }
 
-  template <class Ws>
-  asio::awaitable<Outcome> read_loop(std::shared_ptr<Ws> wsp, ConnState& st, const std::string& what) {
-    Ws& ws = *wsp;
+  // Queues a masked frame; one writer coroutine per connection drains the queue.
+  template <class S>
+  void send_frame(const std::shared_ptr<Conn<S>>& c, unsigned opcode, std::string_view payload) {
+    if (!c->open) return;
+    append_client_frame(c->outbox, opcode, payload, static_cast<std::uint32_t>(c->mask_rng()));
+    if (c->writing) return;
+    c->writing = true;
+    asio::co_spawn(io_, write_out(c), asio::detached);
+  }
+
+  template <class S>
+  asio::awaitable<void> write_out(std::shared_ptr<Conn<S>> c) {
+    while (!c->outbox.empty() && c->open) {
+      const std::string out = std::exchange(c->outbox, {});
+      auto [ec, n] = co_await asio::async_write(*c->s, asio::buffer(out), use_tuple);
+      if (ec) break;  // the reader sees the broken connection
+    }
+    c->outbox.clear();
+    c->writing = false;
+  }
+
+  // Sends our close frame once (`payload`: code and reason, or empty) and bounds the handshake:
+  // after `timeout_ms` the socket is closed, which ends the reader's drain (read_loop) in any case.
+  template <class S>
+  void start_close(const std::shared_ptr<Conn<S>>& c, std::string_view payload, std::int64_t timeout_ms) {
+    if (c->closing) return;
+    c->closing = true;
+    send_frame(c, kOpClose, payload);
+    c->close_timer.expires_after(std::chrono::milliseconds(std::min<std::int64_t>(cfg_.handshake_timeout.ms, timeout_ms)));
+    c->close_timer.async_wait([c](error_code ec) {
+      if (!ec) c->close_socket();
+    });
+  }
+
+  // After a close frame went out (ours, or our answer to the server's): reads and discards until
+  // the server closes the connection or the close timer does.
+  template <class S>
+  asio::awaitable<void> drain_until_closed(const std::shared_ptr<Conn<S>>& c, RxBuffer& rx) {
+    for (;;) {
+      rx.consume(rx.size());
+      std::size_t room = 0;
+      char* p = rx.prepare(0, room);
+      auto [ec, n] = co_await c->s->async_read_some(asio::buffer(p, room), use_tuple);
+      if (ec) break;
+    }
+    c->close_timer.cancel();
+    c->close_socket();
+  }
+
+  // Frames in, events out, until the connection ends. Gates: never parse or read while the
+  // pipeline is full (block) or while both the hand-off slot and the batch being filled are full.
+  template <class S>
+  asio::awaitable<Outcome> read_loop(std::shared_ptr<Conn<S>> c, RxBuffer& rx, const std::string& what) {
+    Conn<S>& st = *c;
     Outcome o;
-    beast::flat_buffer buf;
+    WsReader reader(cfg_.max_message_size.bytes, JsonEventDecoder::kPadding);
     const std::size_t batch_size = static_cast<std::size_t>(cfg_.batch_size);
     const bool block = cfg_.when_full == WhenFull::block;
+    std::size_t need = 0;  // bytes the next frame needs in all
     for (;;) {
-      // Gates: never read while the pipeline is full (block) or while both the hand-off slot
-      // and the batch being filled are full.
+      // Everything complete in the buffer, frame by frame.
       for (;;) {
         if (stopping_) {
-          close_on_stop(wsp, st);
+          start_close(c, close_payload(1001, "going away"), kStopCloseTimeoutMs);
+          co_await drain_until_closed(c, rx);
           co_return stopped_outcome();
         }
-        // Hand the batch off once it is full or once everything that arrived is decoded: a batch
-        // per frame would cost the strand a wake-up per event when it keeps up with the socket.
-        if (current_.size() >= batch_size || !more_ready(ws)) hand_off();
-        const bool full = current_.size() >= batch_size;
-        const bool wait = (block && h_->paused.load()) || (block && full);
-        if (!wait) break;
-        if (!st.waiting) {
-          st.waiting = true;
-          ++st.pause_gen;
+        if (current_.size() >= batch_size) hand_off();
+        if (block && (h_->paused.load(std::memory_order_relaxed) || current_.size() >= batch_size)) {
+          hand_off();  // the slot may be free while we wait
+          if (!st.waiting) {
+            st.waiting = true;
+            ++st.pause_gen;
+          }
+          gate_.expires_at(asio::steady_timer::time_point::max());
+          co_await gate_.async_wait(use_tuple);
+          continue;
         }
-        gate_.expires_at(asio::steady_timer::time_point::max());
-        co_await gate_.async_wait(use_tuple);
-      }
-      if (st.waiting) {
-        st.waiting = false;
-        ++st.pause_gen;
-        st.last_rx_ms = steady_now_ms();  // the keepalive restarts after a pause
-      }
-      error_code ec;
-      std::size_t n = 0;
-      bool too_big = false;
-      for (;;) {  // one message, in pieces, so that its size is checked as it arrives
-        auto [rec, rn] = co_await ws.async_read_some(buf, 64 * 1024, use_tuple);
-        ec = rec;
-        n += rn;
-        if (ec || ws.is_message_done()) break;
-        if (buf.size() > cfg_.max_message_size.bytes) {
-          too_big = true;
+        if (st.waiting) {
+          st.waiting = false;
+          ++st.pause_gen;
+          st.last_rx_ms = steady_now_ms();  // the keepalive restarts after a pause
+        }
+        std::size_t used = 0;
+        const WsReader::Item item = reader.next(rx.data(), used);
+        if (item.kind == WsReader::Kind::need_more) {
+          rx.consume(used);
+          need = item.need;
           break;
         }
+        switch (item.kind) {
+          case WsReader::Kind::message:
+            // drop_newest: once the batch being filled is full and the slot is taken, what arrives is dropped.
+            frames_.decode(item.payload, current_, !block && current_.size() >= batch_size);
+            break;
+          case WsReader::Kind::ping:
+            send_frame(c, kOpPong, item.payload);
+            break;
+          case WsReader::Kind::close:
+            server_closed(item, what, o);
+            // Answer with the server's code (none when it sent none), then wait for it to hang up.
+            start_close(c, item.close_code == 1005 ? std::string() : close_payload(item.close_code, ""),
+                        cfg_.handshake_timeout.ms);
+            co_await drain_until_closed(c, rx);
+            if (stopping_) co_return stopped_outcome();
+            co_return o;
+          case WsReader::Kind::too_big:
+            c_.too_large.add();
+            o.cause = Cause::message_too_large;
+            o.what = what + ": a message exceeded max_message_size " + format_size(cfg_.max_message_size) +
+                     "; closed with 1009";
+            start_close(c, close_payload(1009, "message too big"), cfg_.handshake_timeout.ms);
+            co_await drain_until_closed(c, rx);
+            co_return o;
+          case WsReader::Kind::protocol_error:
+            o.cause = Cause::protocol;
+            o.what = what + ": protocol error: the server sent " + item.error + "; closed with 1002";
+            start_close(c, close_payload(1002, "protocol error"), cfg_.handshake_timeout.ms);
+            co_await drain_until_closed(c, rx);
+            co_return o;
+          case WsReader::Kind::pong:
+          case WsReader::Kind::need_more:
+            break;
+        }
+        rx.consume(used);
       }
-      if (!ec && buf.size() > cfg_.max_message_size.bytes) too_big = true;
-      if (too_big) {
-        c_.too_large.add();
-        c_.bytes.add(n);
-        o.cause = Cause::message_too_large;
-        o.what = what + ": a message exceeded max_message_size " + format_size(cfg_.max_message_size) +
-                 "; closed with 1009";
-        st.closing = true;
-        co_await close_with_timeout(wsp, websocket::close_reason(websocket::close_code::too_big, "message too big"),
-                                    cfg_.handshake_timeout.ms);
-        co_return o;
-      }
+      // Nothing complete is buffered: hand the batch off before waiting on the network, unless
+      // more bytes are already there (a batch per read would cost the strand a wake-up per event
+      // when it keeps up with the socket).
+      if (!more_ready(*st.s)) hand_off();
+      std::size_t room = 0;
+      char* p = rx.prepare(need, room);
+      auto [ec, n] = co_await st.s->async_read_some(asio::buffer(p, room), use_tuple);
       if (ec) {
         if (stopping_) co_return stopped_outcome();
-        const auto& reason = ws.reason();
         if (st.dead) {
           o.cause = Cause::ping_timeout;
           o.what = what + ": no data or pong for " + format_duration(cfg_.ping_timeout) + " after a ping (dead peer)";
-        } else if (ec == websocket::error::closed || reason.code != websocket::close_code::none) {
-          // A close frame arrived (the error may be a failed TLS teardown after it).
-          const auto& r = reason;
-          const int code = static_cast<int>(r.code);
-          o.what = what + ": server closed the connection with code " + std::to_string(code) +
-                   (r.reason.empty() ? "" : " (" + std::string(r.reason.c_str()) + ")");
-          if (code == 4001) {
-            o.cause = Cause::token_expired;
-            token_.clear();
-            o.what += "; fetching a fresh token";
-          } else if (code == 1008) {
-            o.cause = Cause::unknown_subscription;
-            sub_id_.clear();
-            o.what += "; re-creating the subscription";
-          } else {
-            o.cause = Cause::server_close;
-          }
         } else {
           o.cause = Cause::network;
           o.what = what + ": connection lost: " + ec.message();
         }
         co_return o;
       }
-      st.last_rx_ms = steady_now_ms();
+      rx.commit(n);
       c_.bytes.add(n);
-      buf.prepare(JsonEventDecoder::kPadding);  // readable bytes after the message for the decoder
-      const auto data = buf.data();
-      const std::string_view frame(static_cast<const char*>(data.data()), data.size());
-      // drop_newest: once the batch being filled is full and the slot is taken, what arrives is dropped.
-      const bool drop = !block && current_.size() >= batch_size;
-      frames_.decode(frame, current_, drop);
-      buf.consume(buf.size());
+      st.last_rx_ms = steady_now_ms();
+    }
+  }
+
+  // A close frame from the server: why, and what to do next.
+  void server_closed(const WsReader::Item& item, const std::string& what, Outcome& o) {
+    const int code = item.close_code;
+    o.what = what + ": server closed the connection with code " + std::to_string(code) +
+             (item.payload.empty() ? "" : " (" + std::string(item.payload) + ")");
+    if (code == 4001) {
+      o.cause = Cause::token_expired;
+      token_.clear();
+      o.what += "; fetching a fresh token";
+    } else if (code == 1008) {
+      o.cause = Cause::unknown_subscription;
+      sub_id_.clear();
+      o.what += "; re-creating the subscription";
+    } else {
+      o.cause = Cause::server_close;
     }
   }
 
   // True when the next read will not wait: decrypted or undecrypted TLS bytes, or bytes in the
-  // socket, are there already (Beast's own small read buffer is not visible; it only means a
-  // batch is handed off a little early).
-  template <class Ws>
-  static bool more_ready(Ws& ws) {
-    if constexpr (std::is_same_v<Ws, TlsWs>) {
-      if (SSL_has_pending(ws.next_layer().native_handle()) == 1) return true;
+  // socket, are there already.
+  template <class S>
+  static bool more_ready(S& s) {
+    if constexpr (std::is_same_v<S, TlsStream>) {
+      if (SSL_has_pending(s.native_handle()) == 1) return true;
     }
     error_code ec;
-    const std::size_t n = beast::get_lowest_layer(ws).socket().available(ec);
+    const std::size_t n = beast::get_lowest_layer(s).socket().available(ec);
     return !ec && n > 0;
   }
 
@@ -563,25 +667,25 @@ class NetImpl final : public Network {
     hooks_.deliver();
   }
 
-  template <class Ws>
-  asio::awaitable<void> keepalive(std::shared_ptr<Ws> ws, std::shared_ptr<ConnState> st) {
+  template <class S>
+  asio::awaitable<void> keepalive(std::shared_ptr<Conn<S>> c) {
     const auto interval = std::chrono::milliseconds(cfg_.ping_interval.ms);
     for (;;) {
-      st->ping_timer.expires_after(interval);
-      co_await st->ping_timer.async_wait(use_tuple);
-      if (!st->open) co_return;
-      if (st->waiting) continue;  // suspended while reading is paused
+      c->ping_timer.expires_after(interval);
+      co_await c->ping_timer.async_wait(use_tuple);
+      if (!c->open) co_return;
+      if (c->waiting || c->closing) continue;  // suspended while reading is paused
       const std::int64_t now = steady_now_ms();
-      if (now - st->last_rx_ms < cfg_.ping_interval.ms) continue;
-      const std::uint64_t gen = st->pause_gen;
-      ws->async_ping({}, [ws](error_code) {});
-      st->ping_timer.expires_after(std::chrono::milliseconds(cfg_.ping_timeout.ms));
-      co_await st->ping_timer.async_wait(use_tuple);
-      if (!st->open) co_return;
-      if (st->waiting || st->pause_gen != gen) continue;
-      if (st->last_rx_ms < now) {
-        st->dead = true;
-        beast::get_lowest_layer(*ws).close();
+      if (now - c->last_rx_ms < cfg_.ping_interval.ms) continue;
+      const std::uint64_t gen = c->pause_gen;
+      send_frame(c, kOpPing, {});
+      c->ping_timer.expires_after(std::chrono::milliseconds(cfg_.ping_timeout.ms));
+      co_await c->ping_timer.async_wait(use_tuple);
+      if (!c->open) co_return;
+      if (c->waiting || c->pause_gen != gen) continue;
+      if (c->last_rx_ms < now) {
+        c->dead = true;
+        c->close_socket();
         co_return;
       }
     }

@@ -245,6 +245,7 @@ const char* cause_name(Cause c) noexcept {
     case Cause::ping_timeout: return "ping_timeout";
     case Cause::http_error: return "http_error";
     case Cause::tls: return "tls";
+    case Cause::protocol: return "protocol";
   }
   return "unknown";
 }
