@@ -397,6 +397,8 @@ class NetImpl final : public Network {
     tcp_layer.expires_after(std::chrono::milliseconds(cfg_.handshake_timeout.ms));
     if (!co_await upgrade(*s, rx, what, o)) co_return o;
     tcp_layer.expires_never();
+    error_code nbec;
+    tcp_layer.socket().non_blocking(true, nbec);  // read_loop reads what is there, then waits
 
     std::string events;
     for (const auto& e : cfg_.stream_events) events += (events.empty() ? "" : ",") + json_quote(e);
@@ -599,13 +601,21 @@ class NetImpl final : public Network {
         }
         rx.consume(used);
       }
-      // Nothing complete is buffered: hand the batch off before waiting on the network, unless
-      // more bytes are already there (a batch per read would cost the strand a wake-up per event
-      // when it keeps up with the socket).
-      if (!more_ready(*st.s)) hand_off();
+      // Nothing complete is buffered: read what the socket (and TLS) holds now, without waiting.
+      // Only when nothing is there does the batch go to the pipeline and the reader wait for the
+      // socket: a sender faster than the pipeline fills whole batches, a slow one gets each event
+      // handed off as it arrives; and a busy stream costs one recvmsg per TLS record, without a
+      // trip through the io_context.
       std::size_t room = 0;
       char* p = rx.prepare(need, room);
-      auto [ec, n] = co_await st.s->async_read_some(asio::buffer(p, room), use_tuple);
+      error_code ec;
+      const std::size_t n = st.s->read_some(asio::buffer(p, room), ec);
+      if (ec == asio::error::would_block) {
+        hand_off();
+        auto [wec] = co_await beast::get_lowest_layer(*st.s).socket().async_wait(tcp::socket::wait_read, use_tuple);
+        ec = wec;
+        if (!ec) continue;
+      }
       if (ec) {
         if (stopping_) co_return stopped_outcome();
         if (st.dead) {
@@ -639,18 +649,6 @@ class NetImpl final : public Network {
     } else {
       o.cause = Cause::server_close;
     }
-  }
-
-  // True when the next read will not wait: decrypted or undecrypted TLS bytes, or bytes in the
-  // socket, are there already.
-  template <class S>
-  static bool more_ready(S& s) {
-    if constexpr (std::is_same_v<S, TlsStream>) {
-      if (SSL_has_pending(s.native_handle()) == 1) return true;
-    }
-    error_code ec;
-    const std::size_t n = beast::get_lowest_layer(s).socket().available(ec);
-    return !ec && n > 0;
   }
 
   // Moves the batch being filled into the hand-off slot when it is free.
