@@ -43,8 +43,8 @@ using detail::steady_ms;
 using detail::use_tuple;
 const char* const kQueues[] = {"sales", "support", "billing"};
 
-void put_frame(std::string& out, unsigned opcode, std::string_view payload) {
-  out += static_cast<char>(0x80 | opcode);
+void put_frame(std::string& out, unsigned opcode, std::string_view payload, bool fin = true) {
+  out += static_cast<char>((fin ? 0x80 : 0) | opcode);
   const std::size_t n = payload.size();
   if (n < 126) {
     out += static_cast<char>(n);
@@ -188,7 +188,7 @@ struct FakeCxone::Impl {
   bool forget = false;
   std::uint64_t next_seq = 0;
   std::int64_t write_started_ms = -1;  // steady ms of the event write in progress, -1 = none
-  std::vector<std::uint64_t> drops, c1011, expires, oversize;
+  std::vector<std::uint64_t> drops, c1011, expires, oversize, protocol_errors;
 
   template <class F>
   void with(F&& f) {
@@ -349,8 +349,12 @@ struct FakeCxone::Impl {
       }
       if (op == 0x9) {
         with([&] { ++t.pings; });
-        put_frame(c->control_out, 0xA, p);
-        c->wake.cancel();
+        if (o.answer_pings) {
+          put_frame(c->control_out, 0xA, p);
+          c->wake.cancel();
+        }
+      } else if (op == 0xA) {
+        if (!p.empty() && p[0] == 'p') with([&] { ++t.pongs; });
       } else if (op == 0x8) {
         if (c->sent_close) {
           if (c->end_close) with([&] { ++t.end_closes_acked; });
@@ -500,7 +504,7 @@ struct FakeCxone::Impl {
         std::lock_guard<std::mutex> lock(m);
         seq = next_seq;
         fault_at = std::min({next_at_or_after(drops, seq), next_at_or_after(c1011, seq), next_at_or_after(expires, seq),
-                             next_at_or_after(oversize, seq)});
+                             next_at_or_after(oversize, seq), next_at_or_after(protocol_errors, seq)});
       }
       if (fault_at == seq) {
         std::unique_lock<std::mutex> lock(m);
@@ -522,6 +526,14 @@ struct FakeCxone::Impl {
           tokens.clear();
           lock.unlock();
           co_await send_close(c, 4001, "token expired");
+          co_return;
+        }
+        if (take(protocol_errors, seq)) {
+          ++t.protocol_errors_sent;
+          lock.unlock();
+          std::string f = std::exchange(c.control_out, {});
+          f += "\xC1\x01x";  // FIN + RSV1 + text: no extension was negotiated
+          if (co_await write_all(c, f)) co_await await_peer_close(c, 3000);
           co_return;
         }
         if (take(oversize, seq)) {
@@ -559,7 +571,7 @@ struct FakeCxone::Impl {
       // Build one chunk: pending control frames, then events (and malformed frames) up to chunk_bytes.
       chunk.assign(c.control_out);  // keeps the chunk's capacity (no regrowth per chunk)
       c.control_out.clear();
-      std::uint64_t frames = 0;
+      std::uint64_t frames = 0, fragmented = 0, server_pings = 0;
       std::uint64_t bad[kMalformedKindCount] = {};
       std::uint64_t s2 = seq;
       while (s2 < end && chunk.size() < o.chunk_bytes) {
@@ -575,8 +587,20 @@ struct FakeCxone::Impl {
           }
           payload += "]";
         }
-        put_frame(chunk, 0x1, payload);
+        if (o.fragment_every > 0 && s2 % o.fragment_every == 0 && payload.size() >= 3) {
+          const std::size_t third = payload.size() / 3;
+          put_frame(chunk, 0x1, std::string_view(payload).substr(0, third), false);
+          put_frame(chunk, 0x0, std::string_view(payload).substr(third, third), false);
+          put_frame(chunk, 0x0, std::string_view(payload).substr(2 * third), true);
+          ++fragmented;
+        } else {
+          put_frame(chunk, 0x1, payload);
+        }
         ++frames;
+        if (o.ping_every > 0 && (s2 + group) % o.ping_every == 0) {
+          put_frame(chunk, 0x9, "p" + std::to_string(s2 + group));
+          ++server_pings;
+        }
         for (std::uint64_t k = 0; k < group; ++k) {
           if (o.malformed_every > 0 && (s2 + k + 1) % o.malformed_every == 0) {
             const int kind = static_cast<int>((s2 + k + 1) / o.malformed_every % kMalformedKindCount);
@@ -592,6 +616,8 @@ struct FakeCxone::Impl {
         next_seq = s2;
         t.events_sent = s2;
         t.frames_sent += frames;
+        t.fragmented_frames += fragmented;
+        t.server_pings += server_pings;
         for (int k = 0; k < kMalformedKindCount; ++k) t.malformed_sent[k] += bad[k];
       });
     }
@@ -604,6 +630,7 @@ FakeCxone::FakeCxone(FakeOptions options) : impl_(std::make_unique<Impl>(std::mo
   i.c1011 = i.o.close_1011_after;
   i.expires = i.o.expire_token_after;
   i.oversize = i.o.oversize_after;
+  i.protocol_errors = i.o.protocol_error_after;
   if (i.o.tls) detail::load_server_certificate(i.tls, i.o.cert_file, i.o.key_file);
   i.bound_port = detail::open_acceptor(i.acceptor, i.o.bind, i.o.port);
   asio::co_spawn(i.io, i.accept_loop(), asio::detached);
@@ -688,6 +715,10 @@ std::string truth_json(const Truth& t) {
   j["client_closes"] = t.client_closes;
   j["last_client_close_code"] = t.last_client_close_code;
   j["pings"] = t.pings;
+  j["server_pings"] = t.server_pings;
+  j["pongs"] = t.pongs;
+  j["fragmented_frames"] = t.fragmented_frames;
+  j["protocol_errors_sent"] = t.protocol_errors_sent;
   j["bytes_sent"] = t.bytes_sent;
   return j.dump();
 }

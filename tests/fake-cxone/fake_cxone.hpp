@@ -56,6 +56,10 @@ struct FakeOptions {
   int subscription_status = 0;                      // 403 or 422: the subscription POST fails so
   std::uint64_t malformed_every = 0;                // after every Nth event one malformed frame (kinds rotate)
   std::int64_t cut_slow_after_ms = 0;               // a write not done within this drops the connection
+  std::vector<std::uint64_t> protocol_error_after;  // one frame with a reserved bit set, then wait for the close
+  bool answer_pings = true;                         // false: the client's pings go unanswered (a dead peer)
+  std::uint64_t ping_every = 0;                     // after every Nth event a ping from the server ("p<N>")
+  std::uint64_t fragment_every = 0;                 // every Nth event frame is sent as 3 fragments
 };
 
 // Kinds of malformed frames, in rotation order, named like the source's counters.
@@ -78,7 +82,11 @@ struct Truth {
   std::uint64_t end_closes_acked = 0;   // the client answered the end-of-stream close: it read everything
   std::uint64_t client_closes = 0;      // close frames the client sent first (not answers to ours)
   int last_client_close_code = 0;       // the code of the last one (1005 when it had none)
-  std::uint64_t pings = 0;
+  std::uint64_t pings = 0;                // pings from the client
+  std::uint64_t server_pings = 0;         // pings the fake sent (ping_every), written completely
+  std::uint64_t pongs = 0;                // pongs from the client that echo one of them
+  std::uint64_t fragmented_frames = 0;    // event frames sent in fragments (fragment_every)
+  std::uint64_t protocol_errors_sent = 0;
   std::uint64_t bytes_sent = 0;
   std::int64_t current_write_ms = 0;   // how long the write in progress has been blocked (slow reader)
   std::string last_subscription_body;

@@ -320,6 +320,56 @@ TEST(SourceCxone, OversizedMessageClosesWith1009AndReconnects) {
   EXPECT_EQ(ctx->count("reconnects_message_too_large"), 1u);
 }
 
+TEST(SourceCxone, FragmentedMessagesAndServerPingsAreHandledInTheStream) {
+  auto o = tls_options(3000);
+  o.fragment_every = 7;  // every 7th event in three frames
+  o.ping_every = 250;    // and a ping from the server after every 250th
+  FakeCxone fake(o);
+  auto ctx = make(source_yaml(fake));
+  ctx->start();
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 3000 && fake.truth().pongs >= 12; }))
+      << ctx->output.size() << " " << fake.truth().pongs << " " << ctx->failure;
+  ctx->stop();
+  expect_exact_stream(*ctx, o, 3000);
+  const Truth t = fake.truth();
+  EXPECT_EQ(t.fragmented_frames, 429u);  // 0, 7, ..., 2996
+  EXPECT_EQ(t.server_pings, 12u);
+  EXPECT_EQ(t.pongs, 12u);  // each answered once, echoing its payload
+  EXPECT_EQ(ctx->count("connections"), 1u);
+  EXPECT_EQ(ctx->count("frames_received"), 3000u);
+}
+
+TEST(SourceCxone, AProtocolViolationClosesWith1002AndReconnects) {
+  auto o = tls_options(400);
+  o.protocol_error_after = {150};
+  FakeCxone fake(o);
+  auto ctx = make(source_yaml(fake));
+  ctx->start();
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 400; })) << ctx->failure;
+  const Truth t = fake.truth();  // before stop() adds its own close (1001)
+  ctx->stop();
+  expect_exact_stream(*ctx, o, 400);
+  EXPECT_EQ(t.protocol_errors_sent, 1u);
+  EXPECT_EQ(t.client_closes, 1u);
+  EXPECT_EQ(t.last_client_close_code, 1002);
+  EXPECT_EQ(ctx->count("reconnects_protocol"), 1u);
+  EXPECT_TRUE(ctx->has_log("protocol error: the server sent reserved bits set")) << ctx->failure;
+}
+
+TEST(SourceCxone, AnUnansweredPingIsADeadPeerAndTheSourceReconnects) {
+  auto o = tls_options(100);
+  o.answer_pings = false;  // after the 100 events the connection stays open and silent
+  FakeCxone fake(o);
+  auto ctx = make(source_yaml(fake, "ping_interval: 50ms\nping_timeout: 100ms\n"));
+  ctx->start();
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects_ping_timeout") >= 2; })) << ctx->failure;
+  ctx->stop();
+  expect_exact_stream(*ctx, o, 100);
+  EXPECT_GE(fake.truth().pings, 2u);
+  EXPECT_GE(fake.truth().connections, 2u);
+  EXPECT_TRUE(ctx->has_log("after a ping (dead peer)"));
+}
+
 TEST(SourceCxone, UnknownSubscription1008RecreatesTheSubscription) {
   auto o = tls_options(200);
   FakeCxone fake(o);
