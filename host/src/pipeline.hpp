@@ -28,8 +28,12 @@ struct ComponentSpec {
   std::string path() const { return section() + "." + name; }
 };
 
+// How components are spread over the worker threads (docs/pipeline.md, "runtime").
+enum class Placement { local, shared };
+
 struct RuntimeSettings {
   int threads = 2;
+  Placement placement = Placement::local;
   std::int64_t queue_batches = 8;
   ByteSize queue_bytes{32u << 20};
   std::int64_t batch_events = 1024;

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -53,13 +54,24 @@ std::string human_count(double v) {
 
 struct Node;
 
+// One io_context and the threads that run it. `placement: local` gives each worker thread a
+// lane of its own (an io_context run by that thread alone); `placement: shared` has one lane run
+// by every thread.
+struct Lane {
+  explicit Lane(int concurrency_hint) : io(concurrency_hint), work(asio::make_work_guard(io)) {}
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+};
+
 struct Runtime::Impl {
-  Impl(Pipeline& p, RunOptions o) : pipeline(p), options(o), work(asio::make_work_guard(io)) {}
+  Impl(Pipeline& p, RunOptions o);
 
   Pipeline& pipeline;
   RunOptions options;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<std::size_t> lane_of;          // per component
+  std::vector<std::unique_ptr<Lane>> lanes;  // lanes[0] also runs signals and the status line
+  asio::io_context& io;                      // lanes[0]'s
+  std::atomic<bool> stopped{false};
   std::vector<std::unique_ptr<Node>> nodes;
   std::atomic<bool> draining{false};
   std::atomic<int> exit_code{0};
@@ -69,11 +81,12 @@ struct Runtime::Impl {
   void start_drain(const char* why);
   void node_failed(Node& n, std::string_view message);
   void sink_finished();
+  void stop_lanes();
 };
 
 struct Node final : SourceContext {
-  Node(Runtime::Impl& rt, Component& c)
-      : rt(rt), c(c), strand(asio::make_strand(rt.io)), prefix(c.prefix()),
+  Node(Runtime::Impl& rt, Component& c, asio::io_context& io)
+      : rt(rt), c(c), strand(asio::make_strand(io)), prefix(c.prefix()),
         in_count(c.counters->get("events_in")), out_count(c.counters->get("events_out")),
         dropped(c.counters->get("dropped")), errors(c.counters->get("errors")),
         depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
@@ -415,15 +428,83 @@ void Runtime::Impl::node_failed(Node& n, std::string_view message) {
 }
 
 void Runtime::Impl::sink_finished() {
-  if (sinks_open.fetch_sub(1) == 1) {
-    work.reset();
-    io.stop();
+  if (sinks_open.fetch_sub(1) == 1) stop_lanes();
+}
+
+void Runtime::Impl::stop_lanes() {
+  stopped = true;
+  for (auto& l : lanes) {
+    l->work.reset();
+    l->io.stop();
   }
 }
 
+static std::vector<std::size_t> place_components(const Pipeline& p) {
+  const std::size_t n = p.components.size();
+  const auto threads = static_cast<std::size_t>(std::max(1, p.runtime.threads));
+  std::vector<std::size_t> lane(n, 0);
+  if (p.runtime.placement == Placement::shared) return lane;
+  // Sources take the lanes in turn; a transform runs on the lane of its first input, so the
+  // events of a chain stay in one core's cache; sinks (where the writes and commits wait on
+  // I/O) take the lanes that follow the sources'.
+  std::size_t next = 0;
+  std::vector<bool> placed(n, false);
+  for (std::size_t i = 0; i < n; ++i)
+    if (p.components[i].spec.kind == Kind::Source) {
+      lane[i] = next++ % threads;
+      placed[i] = true;
+    }
+  // Transforms in dependency order (the graph is acyclic; its inputs come first).
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Component& c = p.components[i];
+      if (placed[i] || c.spec.kind != Kind::Transform || c.inputs.empty() || !placed[c.inputs[0]]) continue;
+      lane[i] = lane[c.inputs[0]];
+      placed[i] = progress = true;
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (p.components[i].spec.kind == Kind::Sink) lane[i] = next++ % threads;
+  return lane;
+}
+
+static std::vector<std::unique_ptr<Lane>> make_lanes(const Pipeline& p, const std::vector<std::size_t>& lane_of) {
+  std::vector<std::unique_ptr<Lane>> lanes;
+  if (p.runtime.placement == Placement::shared) {
+    lanes.push_back(std::make_unique<Lane>(std::max(1, p.runtime.threads)));
+    return lanes;
+  }
+  // A lane is run by one thread: its handlers post to it without a lock or a wake-up.
+  const std::size_t used = lane_of.empty() ? 1 : *std::max_element(lane_of.begin(), lane_of.end()) + 1;
+  for (std::size_t i = 0; i < used; ++i) lanes.push_back(std::make_unique<Lane>(1));
+  return lanes;
+}
+
+// "placement local: thread 1 runs replay, completed; thread 2 runs history"
+static std::string describe_placement(const Runtime::Impl& rt) {
+  if (rt.pipeline.runtime.placement == Placement::shared)
+    return "placement shared: " + std::to_string(rt.pipeline.runtime.threads) + " thread(s) run every component";
+  std::string line = "placement local:";
+  for (std::size_t lane = 0; lane < rt.lanes.size(); ++lane) {
+    line += std::string(lane == 0 ? " " : "; ") + "thread " + std::to_string(lane + 1) + " runs";
+    bool first = true;
+    for (std::size_t i = 0; i < rt.lane_of.size(); ++i)
+      if (rt.lane_of[i] == lane) {
+        line += std::string(first ? " " : ", ") + rt.pipeline.components[i].spec.name;
+        first = false;
+      }
+  }
+  return line;
+}
+
+Runtime::Impl::Impl(Pipeline& p, RunOptions o)
+    : pipeline(p), options(o), lane_of(place_components(p)), lanes(make_lanes(p, lane_of)), io(lanes.front()->io) {}
+
 Runtime::Runtime(Pipeline& pipeline, RunOptions options) : impl_(std::make_unique<Impl>(pipeline, options)) {
   auto& rt = *impl_;
-  for (auto& c : pipeline.components) rt.nodes.push_back(std::make_unique<Node>(rt, c));
+  for (std::size_t i = 0; i < pipeline.components.size(); ++i)
+    rt.nodes.push_back(std::make_unique<Node>(rt, pipeline.components[i], rt.lanes[rt.lane_of[i]]->io));
   for (std::size_t i = 0; i < pipeline.components.size(); ++i) {
     const auto& comp = pipeline.components[i];
     for (std::size_t slot = 0; slot < comp.inputs.size(); ++slot) {
@@ -455,6 +536,7 @@ int Runtime::run() {
       n->check(s, "start");
     });
   }
+  log_line(LogLevel::Info, "[host]", describe_placement(rt));
   for (auto& n : rt.nodes)
     if (n->kind() == Kind::Source) {
       Node* node = n.get();
@@ -533,16 +615,16 @@ int Runtime::run() {
   // Drain watchdog: once draining, the pipeline gets drain_timeout to finish.
   std::atomic<bool> drain_timed_out{false};
   std::thread watchdog([&] {
-    while (!rt.io.stopped()) {
+    while (!rt.stopped) {
       if (rt.draining) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings.drain_timeout.ms);
-        while (!rt.io.stopped() && std::chrono::steady_clock::now() < deadline)
+        while (!rt.stopped && std::chrono::steady_clock::now() < deadline)
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (!rt.io.stopped()) {
+        if (!rt.stopped) {
           drain_timed_out = true;
           log_line(LogLevel::Error, "[host]",
                    "drain did not finish within " + format_duration(settings.drain_timeout) + "; stopping anyway");
-          rt.io.stop();
+          rt.stop_lanes();
         }
         return;
       }
@@ -551,7 +633,10 @@ int Runtime::run() {
   });
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < settings.threads; ++i) threads.emplace_back([&] { rt.io.run(); });
+  if (settings.placement == Placement::shared)
+    for (int i = 1; i < settings.threads; ++i) threads.emplace_back([&] { rt.io.run(); });
+  else
+    for (std::size_t i = 1; i < rt.lanes.size(); ++i) threads.emplace_back([&rt, i] { rt.lanes[i]->io.run(); });
   rt.io.run();
   for (auto& t : threads) t.join();
   watchdog.join();

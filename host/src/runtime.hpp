@@ -1,4 +1,5 @@
-// Runs a configured pipeline on Boost.Asio: one strand per component, bounded queues of
+// Runs a configured pipeline on Boost.Asio: one strand per component, placed on the io_context
+// of one worker thread (placement local) or of a shared pool (placement shared); bounded queues of
 // batches between them, backpressure to the sources, in-band watermarks and end-of-stream,
 // and a clean drain on shutdown.
 #pragma once

@@ -190,3 +190,66 @@ TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingBut
   EXPECT_EQ(lines_of(d / "all.txt"), (std::vector<std::string>{"1", "2", "3", "4", "END"}));
   EXPECT_EQ(two.err.find("pushdown from"), std::string::npos) << two.err;
 }
+
+// `placement: local` (the default): a transform runs on its input's thread, so a chain's events
+// stay on one core; the sink gets the second thread. Each component is only ever run by one thread.
+TEST(Runtime, LocalPlacementKeepsAChainOnOneThreadAndGivesTheSinkTheOther) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 20000, batch: 7}\n"
+                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+  auto r = run(y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("placement local: thread 1 runs nums, pass; thread 2 runs out"), std::string::npos) << r.err;
+  const auto lines = lines_of(d / "out.txt");
+  ASSERT_EQ(lines.size(), 20001u);
+  for (int i = 0; i < 20000; ++i) ASSERT_EQ(lines[i], std::to_string(i));
+  EXPECT_EQ(lines.back(), "END");
+  for (const char* c : {"[source:test-source:nums]", "[transform:test-transform:pass]", "[sink:test-sink:out]"})
+    EXPECT_EQ(counter_in(r.err, c, "threads_seen"), 1) << c << "\n" << r.err;
+  const auto source = counter_in(r.err, "[source:test-source:nums]", "thread");
+  EXPECT_EQ(counter_in(r.err, "[transform:test-transform:pass]", "thread"), source) << r.err;
+  EXPECT_NE(counter_in(r.err, "[sink:test-sink:out]", "thread"), source) << r.err;
+}
+
+// Two sources take a thread each; a transform reading both runs on its first input's thread; the
+// sinks take the threads after the sources'. `threads` is a maximum: no idle thread is started.
+TEST(Runtime, LocalPlacementSpreadsSourcesAndSinksOverTheThreads) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "runtime: {threads: 8}\n"
+                                   "sources:\n  a: {plugin: test-source, count: 3000, batch: 11}\n"
+                                   "  b: {plugin: test-source, count: 2000, batch: 13, start_ms: 500}\n"
+                                   "transforms:\n  both: {plugin: test-transform, inputs: [b, a]}\n"
+                                   "sinks:\n  all: {plugin: test-sink, inputs: [both], path: " + (d / "all.txt").string() +
+                                       "}\n  only_a: {plugin: test-sink, inputs: [a], path: " + (d / "a.txt").string() + "}\n");
+  auto r = run(y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("placement local: thread 1 runs a; thread 2 runs b, both; thread 3 runs all; thread 4 runs only_a"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(lines_of(d / "all.txt").size(), 5001u);
+  EXPECT_EQ(lines_of(d / "a.txt").size(), 3001u);
+  EXPECT_EQ(lines_of(d / "all.txt").back(), "END");
+  EXPECT_EQ(counter_in(r.err, "[transform:test-transform:both]", "thread"),
+            counter_in(r.err, "[source:test-source:b]", "thread")) << r.err;
+}
+
+// Whatever the placement and thread count, in-band watermarks stay behind the events they follow:
+// 10 s windows over events 1 s apart count exactly 10 events each, none late, none lost.
+TEST(Runtime, EveryPlacementKeepsWatermarksInOrderAndLosesNothing) {
+  for (const std::string runtime : {"{threads: 1}", "{threads: 2}", "{threads: 4, placement: shared}", "{threads: 1, placement: shared}"}) {
+    TempDir d;
+    const auto y = d.write("p.yaml", "runtime: " + runtime + "\n"
+                                     "sources:\n  nums: {plugin: test-source, count: 20000, batch: 7}\n"
+                                     "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                                     "  win: {plugin: aggregate-window, inputs: [pass], window: 10s, allowed_lateness: 0s, "
+                                     "metrics: {seq: count}}\n"
+                                     "sinks:\n  out: {plugin: test-sink, inputs: [win], path: " + (d / "out.txt").string() + "}\n");
+    auto r = run(y);
+    ASSERT_EQ(r.exit_code, 0) << runtime << "\n" << r.err;
+    const auto lines = lines_of(d / "out.txt");
+    ASSERT_EQ(lines.size(), 2001u) << runtime;
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) ASSERT_EQ(lines[i], "10") << runtime << " window " << i;
+    EXPECT_EQ(lines.back(), "END") << runtime;
+    EXPECT_EQ(counter_in(r.err, "[transform:aggregate-window:win]", "late_events"), -1) << runtime << "\n" << r.err;
+  }
+}

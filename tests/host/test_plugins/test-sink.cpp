@@ -1,10 +1,13 @@
 // test-sink: appends "seq" of every event to `path`, one per line, and writes "END" at end of
-// stream; `slow_ms` sleeps per batch (to build backpressure); `secret` is a secret key.
+// stream; `slow_ms` sleeps per batch (to build backpressure); `secret` is a secret key. Counters
+// `thread` and `threads_seen` tell which threads ran it (thread_probe.hpp).
 #include <cxflow/plugin.hpp>
 
 #include <chrono>
 #include <fstream>
 #include <thread>
+
+#include "thread_probe.hpp"
 
 #ifndef CXFLOW_TEST_PLUGIN_NAME
 #define CXFLOW_TEST_PLUGIN_NAME "test-sink"
@@ -22,9 +25,10 @@ struct Config {
 
 class TestSink final : public cxflow::Sink {
  public:
-  TestSink(const Config& c, cxflow::Setup& s) : cfg_(c), seq_(s.field("seq")), rows_(s.counter("rows_written")) {}
+  TestSink(const Config& c, cxflow::Setup& s) : cfg_(c), seq_(s.field("seq")), rows_(s.counter("rows_written")), probe_(s) {}
   void start(cxflow::Context&) override { out_.open(cfg_.path, std::ios::app); }
   void write(const cxflow::Batch& in) override {
+    probe_.touch();
     for (const auto& e : in.events) {
       const auto* v = e.get(seq_);
       out_ << (v ? cxflow::to_text(*v) : std::string("?")) << "\n";
@@ -42,6 +46,7 @@ class TestSink final : public cxflow::Sink {
   cxflow::FieldId seq_;
   cxflow::Counter& rows_;
   std::ofstream out_;
+  ThreadProbe probe_;
 };
 
 struct Plugin {

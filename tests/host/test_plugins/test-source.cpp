@@ -1,7 +1,10 @@
 // test-source: emits `count` events (field `seq` = 0..count-1, event time = start_ms + seq*step_ms)
 // in batches of `batch`, honouring backpressure; with `forever: true` it runs until stopped.
-// `fail_at` makes it report a failure after that many events.
+// `fail_at` makes it report a failure after that many events. Counters `thread` and
+// `threads_seen` tell which threads ran it (thread_probe.hpp).
 #include <cxflow/plugin.hpp>
+
+#include "thread_probe.hpp"
 
 namespace {
 
@@ -20,7 +23,7 @@ struct Config {
 class TestSource final : public cxflow::Source {
  public:
   TestSource(const Config& c, cxflow::Setup& s)
-      : cfg_(c), seq_(s.field("seq")), group_(s.field(c.group_field)), emitted_(s.counter("generated")) {}
+      : cfg_(c), seq_(s.field("seq")), group_(s.field(c.group_field)), emitted_(s.counter("generated")), probe_(s) {}
   void start(cxflow::SourceContext& ctx) override {
     ctx_ = &ctx;
     ctx.post([this] { step(); });
@@ -30,6 +33,7 @@ class TestSource final : public cxflow::Source {
  private:
   void step() {
     if (stopped_) return;
+    probe_.touch();
     cxflow::Batch b;
     for (std::int64_t i = 0; i < cfg_.batch && (cfg_.forever || n_ < cfg_.count); ++i, ++n_) {
       if (n_ == cfg_.fail_at) {
@@ -56,6 +60,7 @@ class TestSource final : public cxflow::Source {
   Config cfg_;
   cxflow::FieldId seq_, group_;
   cxflow::Counter& emitted_;
+  ThreadProbe probe_;
   cxflow::SourceContext* ctx_ = nullptr;
   std::int64_t n_ = 0;
   bool stopped_ = false;

@@ -1,8 +1,11 @@
 // test-transform: passes events through; `throw_at_seq` throws from process() when it sees that
-// seq; `hold: true` keeps every event until end of stream (like an open window).
+// seq; `hold: true` keeps every event until end of stream (like an open window). Counters
+// `thread` and `threads_seen` tell which threads ran it (thread_probe.hpp).
 #include <cxflow/plugin.hpp>
 
 #include <stdexcept>
+
+#include "thread_probe.hpp"
 
 namespace {
 
@@ -13,8 +16,9 @@ struct Config {
 
 class TestTransform final : public cxflow::Transform {
  public:
-  TestTransform(const Config& c, cxflow::Setup& s) : cfg_(c), seq_(s.field("seq")) {}
+  TestTransform(const Config& c, cxflow::Setup& s) : cfg_(c), seq_(s.field("seq")), probe_(s) {}
   void process(cxflow::Batch& in, cxflow::Emitter& out) override {
+    probe_.touch();
     for (const auto& e : in.events) {
       const auto* v = e.get(seq_);
       if (v && cxflow::as_number(*v) == static_cast<double>(cfg_.throw_at_seq))
@@ -35,6 +39,7 @@ class TestTransform final : public cxflow::Transform {
   Config cfg_;
   cxflow::FieldId seq_;
   std::vector<cxflow::Event> held_;
+  ThreadProbe probe_;
 };
 
 struct Plugin {
