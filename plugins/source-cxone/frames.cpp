@@ -84,13 +84,15 @@ constexpr Known kKnown[] = {
 }  // namespace
 
 FrameDecoder::FrameDecoder(const Config& cfg, const FieldTable& fields, Counters& counters, LogFn log,
-                           std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms)
+                           std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms,
+                           const std::vector<KeepCondition>& keep)
     : cfg_(cfg),
       c_(counters),
       log_(std::move(log)),
       steady_ms_(std::move(steady_ms)),
       wall_ms_(std::move(wall_ms)),
       dec_(fields, JsonDecodeOptions{cfg.timestamp_field, JsonDecodeOptions::TimePolicy::reject, ""}) {
+  for (const KeepCondition& k : keep) dec_.require_one_of(k.path, k.values);
   for (const auto& k : kKnown)
     if (auto id = fields.find(k.name)) typed_.push_back(Typed{*id, k.want == Want::number, k.name});
   // Ids may be strings or integers: they are only checked for not being objects/bools below.
@@ -188,7 +190,8 @@ void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool 
       const auto r = dec_.decode_padded(std::string_view(padded_.data(), p.size()), e);
       Malformed why{};
       std::string detail;
-      if (r != JsonDecodeResult::ok) reject(from_decode(r), p, dec_.last_error_detail());
+      if (r == JsonDecodeResult::filtered) c_.prefiltered.add();
+      else if (r != JsonDecodeResult::ok) reject(from_decode(r), p, dec_.last_error_detail());
       else if (!validate(e, why, detail)) reject(why, p, detail);
       else accept(std::move(e), out, drop);
     }
@@ -198,7 +201,8 @@ void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool 
   const auto r = dec_.decode_padded(frame, e);
   Malformed why{};
   std::string detail;
-  if (r != JsonDecodeResult::ok) reject(from_decode(r), frame, dec_.last_error_detail());
+  if (r == JsonDecodeResult::filtered) c_.prefiltered.add();
+  else if (r != JsonDecodeResult::ok) reject(from_decode(r), frame, dec_.last_error_detail());
   else if (!validate(e, why, detail)) reject(why, frame, detail);
   else accept(std::move(e), out, drop);
 }

@@ -109,6 +109,7 @@ struct Counters {
   Counter& too_large;
   Counter& dropped_full;
   Counter& dead_lettered;
+  Counter& prefiltered;
   Counter& token_requests;
   Counter& subscriptions;
   Counter& http_retries;
@@ -136,8 +137,10 @@ class Handoff {
 class FrameDecoder {
  public:
   using LogFn = std::function<void(LogLevel, std::string)>;
+  // `keep`: conditions pushed down from the pipeline (see make_network).
   FrameDecoder(const Config& cfg, const FieldTable& fields, Counters& counters, LogFn log,
-               std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms);
+               std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms,
+               const std::vector<KeepCondition>& keep = {});
   ~FrameDecoder();
   // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends valid
   // events to `out` unless `drop` is true (then they are counted as dropped_full).
@@ -221,7 +224,10 @@ struct RtdCounters {
 std::unique_ptr<Network> make_rtd_network(const Config& cfg, const FieldTable& fields, Counters& counters,
                                           RtdCounters& rtd_counters, std::shared_ptr<Handoff> handoff, NetHooks hooks);
 
+// `keep`: the conditions pushed down from the source's only reader (SourceContext::keep_conditions);
+// frames that fail them are dropped before they are decoded in full and counted as prefiltered.
 std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
-                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock& clock);
+                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock& clock,
+                                      const std::vector<KeepCondition>& keep);
 
 }  // namespace cxflow::cxone

@@ -112,7 +112,7 @@ std::string websocket_accept_for(const std::string& key) {
 class NetImpl final : public Network {
  public:
   NetImpl(const Config& cfg, const FieldTable& fields, Counters& counters, std::shared_ptr<Handoff> handoff,
-          NetHooks hooks)
+          NetHooks hooks, const std::vector<KeepCondition>& keep)
       : cfg_(cfg),
         c_(counters),
         h_(std::move(handoff)),
@@ -121,7 +121,7 @@ class NetImpl final : public Network {
         sleep_timer_(io_),
         gate_(io_),
         backoff_(cfg.backoff_initial.ms, cfg.backoff_max.ms, std::random_device{}()),
-        frames_(cfg_, fields, counters, hooks_.log, steady_now_ms, wall_now_ms) {
+        frames_(cfg_, fields, counters, hooks_.log, steady_now_ms, wall_now_ms, keep) {
     std::string err;
     token_url_ = *parse_url(effective_token_url(cfg_), &err);
     sub_url_ = *parse_url(effective_subscription_url(cfg_), &err);
@@ -713,8 +713,9 @@ class NetImpl final : public Network {
 }  // namespace
 
 std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
-                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock&) {
-  return std::make_unique<NetImpl>(cfg, fields, counters, std::move(handoff), std::move(hooks));
+                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock&,
+                                      const std::vector<KeepCondition>& keep) {
+  return std::make_unique<NetImpl>(cfg, fields, counters, std::move(handoff), std::move(hooks), keep);
 }
 
 }  // namespace cxflow::cxone

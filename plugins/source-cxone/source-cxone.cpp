@@ -41,7 +41,7 @@ void CxoneSource::start(SourceContext& ctx) {
   if (cfg_.protocol == Protocol::rtd)
     net_ = make_rtd_network(cfg_, ctx.fields(), *counters_, *rtd_counters_, handoff_, std::move(hooks));
   else
-    net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock());
+    net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock(), ctx.keep_conditions());
   last_event_steady_ms_ = ctx.clock().steady_ms();
   // The idle timer starts with the first events: before any, the stream has no time to advance.
   net_->start();

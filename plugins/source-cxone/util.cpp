@@ -260,6 +260,7 @@ Counters::Counters(Setup& s)
       too_large(s.counter("messages_too_large")),
       dropped_full(s.counter("dropped_full")),
       dead_lettered(s.counter("dead_lettered")),
+      prefiltered(s.counter("prefiltered")),
       token_requests(s.counter("token_requests")),
       subscriptions(s.counter("subscriptions_created")),
       http_retries(s.counter("http_retries")),

@@ -370,6 +370,40 @@ TEST(SourceCxone, AnUnansweredPingIsADeadPeerAndTheSourceReconnects) {
   EXPECT_TRUE(ctx->has_log("after a ping (dead peer)"));
 }
 
+TEST(SourceCxone, PushedDownConditionsDropFramesBeforeDecodingThem) {
+  const std::uint64_t n = 2000;
+  auto o = tls_options(n);
+  o.malformed_every = 97;  // a malformed frame that fails the condition too is counted as prefiltered
+  FakeCxone fake(o);
+  auto ctx = std::make_unique<LiveContext>();
+  for (const char* f : {"eventType", "interactionId", "metadata.queue", "metrics.state", "metrics.waitTime"}) ctx->field(f);
+  ctx->keep = {cxflow::KeepCondition{"metrics.state", {"abandoned"}}, cxflow::KeepCondition{"eventType", {"interaction"}}};
+  ASSERT_EQ(ctx->configure("source-cxone", source_yaml(fake)), "");
+  std::uint64_t abandoned = 0;
+  for (std::uint64_t i = 0; i < n; ++i) abandoned += FakeCxone::event(i, o).abandoned;
+  ASSERT_GT(abandoned, 0u);
+  const std::uint64_t malformed_sent = n / 97;
+  ctx->start();
+  ASSERT_TRUE(ctx->run_until([&] {
+    return ctx->count("prefiltered") + ctx->count("malformed") + ctx->output.size() >= n + malformed_sent;
+  })) << ctx->failure;
+  ctx->stop();
+  ASSERT_EQ(ctx->output.size(), abandoned);
+  std::uint64_t k = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (!FakeCxone::event(i, o).abandoned) continue;
+    EXPECT_EQ(ctx->text(ctx->output[k], "interactionId"), "c-" + std::to_string(i));
+    EXPECT_EQ(ctx->text(ctx->output[k], "metrics.state"), "abandoned");
+    ++k;
+  }
+  std::uint64_t sent = 0;
+  for (auto m : fake.truth().malformed_sent) sent += m;
+  EXPECT_EQ(sent, malformed_sent);
+  EXPECT_EQ(ctx->count("prefiltered") + ctx->count("malformed"), n - abandoned + malformed_sent);
+  EXPECT_GE(ctx->count("prefiltered"), n - abandoned);
+  EXPECT_EQ(ctx->count("events_received"), abandoned);
+}
+
 TEST(SourceCxone, UnknownSubscription1008RecreatesTheSubscription) {
   auto o = tls_options(200);
   FakeCxone fake(o);
