@@ -84,9 +84,14 @@ struct Runtime::Impl {
   void stop_lanes();
 };
 
+// How long a batch that carries only a watermark may wait before its consumer on another thread
+// is woken for it. Waking a sleeping thread costs more than most sinks spend on a watermark, and
+// a chain emits one per input batch; batches with events or end-of-stream wake it at once.
+constexpr std::chrono::milliseconds kQuietWatermarkDelay{10};
+
 struct Node final : SourceContext {
-  Node(Runtime::Impl& rt, Component& c, asio::io_context& io)
-      : rt(rt), c(c), strand(asio::make_strand(io)), prefix(c.prefix()),
+  Node(Runtime::Impl& rt, Component& c, std::size_t lane, asio::io_context& io)
+      : rt(rt), c(c), lane(lane), strand(asio::make_strand(io)), nudge_timer(strand), prefix(c.prefix()),
         in_count(c.counters->get("events_in")), out_count(c.counters->get("events_out")),
         dropped(c.counters->get("dropped")), errors(c.counters->get("errors")),
         depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
@@ -97,7 +102,11 @@ struct Node final : SourceContext {
 
   Runtime::Impl& rt;
   Component& c;
+  std::size_t lane;  // the worker thread's io_context it runs on
   Strand strand;
+  asio::steady_timer nudge_timer;  // wakes the consumers of quiet watermarks (strand-only)
+  bool nudge_armed = false;
+  std::vector<Node*> to_nudge;
   std::string prefix;
   Counter& in_count;
   Counter& out_count;
@@ -142,8 +151,9 @@ struct Node final : SourceContext {
     return true;
   }
   // Called from `producer` (any strand); never blocks on capacity. Returns whether the queue
-  // still has room, read under the same lock.
-  bool enqueue(std::shared_ptr<Batch> b, std::size_t slot) {
+  // still has room, read under the same lock. With `wake` false the item waits, unscheduled, for
+  // the next item that wakes us or for nudge().
+  bool enqueue(std::shared_ptr<Batch> b, std::size_t slot, bool wake = true) {
     const std::size_t bytes = b->approx_bytes();
     bool schedule = false, room = false;
     {
@@ -153,21 +163,52 @@ struct Node final : SourceContext {
       depth.set(queue.size());
       if (queue.size() > depth_peak.value()) depth_peak.set(queue.size());
       depth_bytes.set(queued_bytes);
-      if (!drain_scheduled) drain_scheduled = schedule = true;
+      if (wake && !drain_scheduled) drain_scheduled = schedule = true;
       room = has_room_locked();
     }
     if (schedule) asio::post(strand, [this] { drain(); });
     return room;
   }
+  // Schedules a drain for items enqueued without waking us (any thread).
+  void nudge() {
+    {
+      std::lock_guard lock(mutex);
+      if (drain_scheduled || queue.empty()) return;
+      drain_scheduled = true;
+    }
+    asio::post(strand, [this] { drain(); });
+  }
 
   // Sends a batch to every output. Returns true if every output still has room.
+  // A watermark alone, bound for another thread, does not wake it: it waits for the next batch
+  // with events on that edge or for kQuietWatermarkDelay, whichever comes first.
   bool deliver(Batch&& b) {
     out_count.add(b.events.size());
     if (outputs.empty()) return true;
+    const bool quiet = b.events.empty() && !b.end_of_stream;
     auto shared = std::make_shared<Batch>(std::move(b));
     bool room = true;
-    for (std::size_t i = 0; i < outputs.size(); ++i) room = outputs[i]->enqueue(shared, output_slot[i]) && room;
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      Node* o = outputs[i];
+      const bool wake = !quiet || o->lane == lane;
+      room = o->enqueue(shared, output_slot[i], wake) && room;
+      if (!wake) nudge_later(o);
+    }
     return room;
+  }
+
+  // On the strand.
+  void nudge_later(Node* o) {
+    if (std::find(to_nudge.begin(), to_nudge.end(), o) == to_nudge.end()) to_nudge.push_back(o);
+    if (nudge_armed) return;
+    nudge_armed = true;
+    nudge_timer.expires_after(kQuietWatermarkDelay);
+    nudge_timer.async_wait([this](const boost::system::error_code& ec) {
+      nudge_armed = false;
+      if (ec) return;
+      for (Node* n : to_nudge) n->nudge();
+      to_nudge.clear();
+    });
   }
 
   // Runs `fn` on our strand once every output has room.
@@ -504,7 +545,7 @@ Runtime::Impl::Impl(Pipeline& p, RunOptions o)
 Runtime::Runtime(Pipeline& pipeline, RunOptions options) : impl_(std::make_unique<Impl>(pipeline, options)) {
   auto& rt = *impl_;
   for (std::size_t i = 0; i < pipeline.components.size(); ++i)
-    rt.nodes.push_back(std::make_unique<Node>(rt, pipeline.components[i], rt.lanes[rt.lane_of[i]]->io));
+    rt.nodes.push_back(std::make_unique<Node>(rt, pipeline.components[i], rt.lane_of[i], rt.lanes[rt.lane_of[i]]->io));
   for (std::size_t i = 0; i < pipeline.components.size(); ++i) {
     const auto& comp = pipeline.components[i];
     for (std::size_t slot = 0; slot < comp.inputs.size(); ++slot) {
@@ -647,6 +688,7 @@ int Runtime::run() {
   for (auto& n : rt.nodes) {
     for (auto& [id, timer] : n->timers) timer->cancel();
     n->timers.clear();
+    n->nudge_timer.cancel();
   }
   for (auto& n : rt.nodes)
     if (n->kind() != Kind::Source && n->started) {

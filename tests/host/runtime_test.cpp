@@ -253,3 +253,42 @@ TEST(Runtime, EveryPlacementKeepsWatermarksInOrderAndLosesNothing) {
     EXPECT_EQ(counter_in(r.err, "[transform:aggregate-window:win]", "late_events"), -1) << runtime << "\n" << r.err;
   }
 }
+
+// A batch that carries only a watermark does not wake a consumer on another thread at once, but it
+// does arrive (within a few ms), in order, while no event at all crosses to that thread.
+TEST(Runtime, QuietWatermarksReachASinkOnAnotherThreadInOrder) {
+  TempDir d;
+  const auto out = d / "out.txt";
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, forever: true, batch: 5, pace: 1ms}\n"
+                                   "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [hold], log_watermarks: true, path: " +
+                                       out.string() + "}\n");
+  Child child({cxflow_bin(), "run", y.string(), "--plugin-dir", kDir}, d.path());
+  ASSERT_TRUE(wait_for([&] { return lines_of(out).size() >= 20; }, std::chrono::seconds(30))) << child.err();
+  child.signal(SIGTERM);
+  auto code = child.wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value());
+  ASSERT_EQ(*code, 0) << child.err();
+  EXPECT_NE(child.err().find("thread 2 runs out"), std::string::npos) << child.err();
+  const auto lines = lines_of(out);
+  std::int64_t last_wm = -1;
+  std::size_t wms = 0, events = 0;
+  for (const auto& l : lines) {
+    if (l.rfind("wm ", 0) == 0) {
+      const auto wm = std::stoll(l.substr(3));
+      EXPECT_GT(wm, last_wm) << "watermarks arrive in order";
+      EXPECT_EQ(events, 0u) << "every watermark came before the held events";
+      last_wm = wm;
+      ++wms;
+    } else if (l != "END") {
+      ASSERT_EQ(l, std::to_string(events)) << "held events flushed in order at the end";
+      ++events;
+    }
+  }
+  EXPECT_GE(wms, 20u);
+  EXPECT_GT(events, 0u);
+  EXPECT_EQ(lines.back(), "END");
+  // Event time runs 1000 ms per event and every batch carries its watermark: the last one covers
+  // every event, so no quiet watermark was left behind at the drain.
+  EXPECT_EQ(last_wm, static_cast<std::int64_t>(events) * 1000) << "no watermark was left behind";
+}

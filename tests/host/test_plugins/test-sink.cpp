@@ -1,5 +1,6 @@
 // test-sink: appends "seq" of every event to `path`, one per line, and writes "END" at end of
-// stream; `slow_ms` sleeps per batch (to build backpressure); `secret` is a secret key. Counters
+// stream; `slow_ms` sleeps per batch (to build backpressure); `secret` is a secret key;
+// `log_watermarks` writes "wm MS" for every watermark. Counters
 // `thread` and `threads_seen` tell which threads ran it (thread_probe.hpp).
 #include <cxflow/plugin.hpp>
 
@@ -21,6 +22,7 @@ struct Config {
   cxflow::Secret token;
   std::string mode = "append";
   std::int64_t pin = 0;
+  bool log_watermarks = false;
 };
 
 class TestSink final : public cxflow::Sink {
@@ -35,6 +37,9 @@ class TestSink final : public cxflow::Sink {
     }
     rows_.add(in.events.size());
     if (cfg_.slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.slow_ms));
+  }
+  void on_watermark(std::int64_t watermark_ms) override {
+    if (cfg_.log_watermarks) out_ << "wm " << watermark_ms << std::endl;
   }
   void on_end_of_stream() override {
     out_ << "END\n";
@@ -62,6 +67,7 @@ struct Plugin {
     s.key("token", &Config::token, "A secret, never printed");
     s.key("mode", &Config::mode, "How to open the file").def("append").one_of({"append", "truncate"});
     s.key("pin", &Config::pin, "A secret number, never printed").secret().range(0, 9999);
+    s.key("log_watermarks", &Config::log_watermarks, "Write a line 'wm MS' for every watermark").def("false");
   }
 };
 
