@@ -225,6 +225,12 @@ struct JsonEventDecoder::Impl {
   FieldId raw_field = kNoField;
   std::vector<Requirement> requirements;
   std::vector<std::uint32_t> scan_order;  // requirement indexes, in the pre-scan's order
+  // The pre-scan pays only when it rejects: on a stream where nearly every document passes
+  // (a live source whose filter keeps almost everything) it is pure cost. It watches its own
+  // rejections over a window and pauses itself when they are rare, then samples again. Only a
+  // shortcut: the walk enforces every requirement by itself.
+  static constexpr std::uint32_t kScanWindow = 512, kScanPause = 8192, kScanMinRejects = 16;
+  std::uint32_t scan_seen = 0, scan_rejects = 0, scan_paused = 0;
   std::vector<std::uint32_t> satisfied;  // per requirement: generation of the last decode that met it
 
   od::parser parser;
@@ -329,6 +335,20 @@ struct JsonEventDecoder::Impl {
   // The conditions are tried in `scan_order`; one that rejects moves a step forward, so the most
   // selective condition ends up first.
   // The backslash test runs only once a condition failed (most lines that pass skip it).
+  bool prescan_rejects(const char* data, std::size_t len) noexcept {
+    if (scan_paused > 0) {
+      --scan_paused;
+      return false;
+    }
+    const bool reject = cannot_match(data, len);
+    scan_rejects += reject;
+    if (++scan_seen == kScanWindow) {
+      if (scan_rejects < kScanMinRejects) scan_paused = kScanPause;  // under ~3% rejected
+      scan_seen = scan_rejects = 0;
+    }
+    return reject;
+  }
+
   bool cannot_match(const char* data, std::size_t len) noexcept {
     for (std::size_t i = 0; i < scan_order.size(); ++i) {
       const Requirement& r = requirements[scan_order[i]];
@@ -651,7 +671,7 @@ struct JsonEventDecoder::Impl {
       satisfied.assign(satisfied.size(), 0);
       generation = 1;
     }
-    if (!requirements.empty() && cannot_match(data, len)) return JsonDecodeResult::filtered;
+    if (!requirements.empty() && prescan_rejects(data, len)) return JsonDecodeResult::filtered;
     JsonDecodeResult r = run(data, len, capacity);
     if (r == JsonDecodeResult::ok)
       for (std::uint32_t s : satisfied)

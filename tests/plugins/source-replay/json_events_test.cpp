@@ -413,6 +413,33 @@ TEST(JsonEvents, RequireOneOfOnAPathThatIsNotKeptAndTwiceOnOnePath) {
 
 // --- the pre-scan: documents that cannot satisfy a require_one_of() are rejected before parsing ---
 
+TEST(JsonEvents, PreScanPausedOnAStreamThatAlmostAlwaysPassesStillFiltersEveryDocument) {
+  // Thousands of documents that pass: the pre-scan pauses itself (it rejects nothing), and the
+  // walk alone must keep enforcing the condition - in the pause and after it.
+  const auto t = table({"eventType", "metrics.state"});
+  JsonEventDecoder dec(t);
+  dec.require_one_of("metrics.state", {"ended", "abandoned"});
+  Event e;
+  std::size_t kept = 0, filtered = 0;
+  for (int i = 0; i < 30000; ++i) {
+    const bool pass = i % 50 != 0;  // 2% fail: too few for the pre-scan to pay
+    const std::string doc = std::string(R"({"eventType":"interaction","timestamp":)") + std::to_string(i + 1) +
+                            R"(,"metrics":{"state":")" + (pass ? "ended" : "active") + R"("}})";
+    const auto r = dec.decode(doc, e);
+    if (pass) {
+      ASSERT_EQ(r, JsonDecodeResult::ok) << i;
+      ASSERT_EQ(str(t, e, "metrics.state"), "ended");
+      ++kept;
+    } else {
+      ASSERT_EQ(r, JsonDecodeResult::filtered) << i;
+      ASSERT_TRUE(e.fields.empty());
+      ++filtered;
+    }
+  }
+  EXPECT_EQ(kept, 29400u);
+  EXPECT_EQ(filtered, 600u);
+}
+
 TEST(JsonEvents, PreScanNeverRejectsADocumentWhoseValueIsEscapedOrSplitAcrossTheBlock) {
   const auto t = table({"eventType", "metrics.state"});
   JsonEventDecoder dec(t);
