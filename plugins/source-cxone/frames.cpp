@@ -1,6 +1,7 @@
 // WebSocket text frames -> validated events (runs on the network thread).
 #include <cxflow/time.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -92,7 +93,11 @@ FrameDecoder::FrameDecoder(const Config& cfg, const FieldTable& fields, Counters
       steady_ms_(std::move(steady_ms)),
       wall_ms_(std::move(wall_ms)),
       dec_(fields, JsonDecodeOptions{cfg.timestamp_field, JsonDecodeOptions::TimePolicy::reject, ""}) {
-  for (const KeepCondition& k : keep) dec_.require_one_of(k.path, k.values);
+  // Pushed-down conditions are checked on the decoded, validated event (not by the decoder's
+  // early rejection): a malformed frame must be counted as malformed, and dead-lettered, whatever
+  // it holds. A path the pipeline does not read cannot be checked here; the filter still runs.
+  for (const KeepCondition& k : keep)
+    if (auto id = fields.find(k.path)) keep_.push_back(Keep{*id, k.values});
   for (const auto& k : kKnown)
     if (auto id = fields.find(k.name)) typed_.push_back(Typed{*id, k.want == Want::number, k.name});
   // Ids may be strings or integers: they are only checked for not being objects/bools below.
@@ -111,7 +116,14 @@ FrameDecoder::~FrameDecoder() {
 }
 
 void FrameDecoder::flush() {
+  publish_counters();
   if (dead_ != nullptr) std::fflush(dead_);
+}
+
+void FrameDecoder::publish_counters() noexcept {
+  if (pending_frames_ > 0) c_.frames.add(std::exchange(pending_frames_, 0));
+  if (pending_events_ > 0) c_.events.add(std::exchange(pending_events_, 0));
+  if (pending_last_time_ > 0) c_.last_event_time_ms.set(static_cast<std::uint64_t>(std::exchange(pending_last_time_, 0)));
 }
 
 bool FrameDecoder::validate(const Event& e, Malformed& why, std::string& detail) const {
@@ -165,8 +177,16 @@ void FrameDecoder::reject(Malformed why, std::string_view text, const std::strin
 }
 
 void FrameDecoder::accept(Event&& e, std::vector<Event>& out, bool drop) {
-  c_.events.add();
-  if (e.time_ms > 0) c_.last_event_time_ms.set(static_cast<std::uint64_t>(e.time_ms));
+  ++pending_events_;
+  if (e.time_ms > 0) pending_last_time_ = e.time_ms;
+  for (const Keep& k : keep_) {
+    const Value* v = e.get(k.id);
+    const std::string* s = v != nullptr ? as_string(*v) : nullptr;
+    if (s == nullptr || std::find(k.values.begin(), k.values.end(), *s) == k.values.end()) {
+      c_.prefiltered.add();
+      return;
+    }
+  }
   if (drop) {
     c_.dropped_full.add();
     return;
@@ -175,7 +195,7 @@ void FrameDecoder::accept(Event&& e, std::vector<Event>& out, bool drop) {
 }
 
 void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool drop) {
-  c_.frames.add();
+  ++pending_frames_;
   std::string_view t = trim(frame);
   if (!t.empty() && t.front() == '[') {
     std::vector<std::string_view> parts;
@@ -190,8 +210,7 @@ void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool 
       const auto r = dec_.decode_padded(std::string_view(padded_.data(), p.size()), e);
       Malformed why{};
       std::string detail;
-      if (r == JsonDecodeResult::filtered) c_.prefiltered.add();
-      else if (r != JsonDecodeResult::ok) reject(from_decode(r), p, dec_.last_error_detail());
+      if (r != JsonDecodeResult::ok) reject(from_decode(r), p, dec_.last_error_detail());
       else if (!validate(e, why, detail)) reject(why, p, detail);
       else accept(std::move(e), out, drop);
     }
@@ -201,8 +220,7 @@ void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool 
   const auto r = dec_.decode_padded(frame, e);
   Malformed why{};
   std::string detail;
-  if (r == JsonDecodeResult::filtered) c_.prefiltered.add();
-  else if (r != JsonDecodeResult::ok) reject(from_decode(r), frame, dec_.last_error_detail());
+  if (r != JsonDecodeResult::ok) reject(from_decode(r), frame, dec_.last_error_detail());
   else if (!validate(e, why, detail)) reject(why, frame, detail);
   else accept(std::move(e), out, drop);
 }

@@ -145,6 +145,10 @@ class FrameDecoder {
   // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends valid
   // events to `out` unless `drop` is true (then they are counted as dropped_full).
   void decode(std::string_view frame, std::vector<Event>& out, bool drop);
+  // The frames and events counters and the last event time are tallied here and published in
+  // one step (three atomic writes per event cost more than the rest of the bookkeeping):
+  // call after each read's frames are decoded, and before waiting.
+  void publish_counters() noexcept;
   void flush();
 
  private:
@@ -165,6 +169,13 @@ class FrameDecoder {
   std::vector<Typed> typed_;
   std::vector<std::pair<FieldId, std::string>> required_;
   std::vector<char> padded_;  // array elements, copied with padding
+  struct Keep {
+    FieldId id;
+    std::vector<std::string> values;
+  };
+  std::vector<Keep> keep_;  // pushed-down conditions, all must hold
+  std::uint64_t pending_frames_ = 0, pending_events_ = 0;
+  std::int64_t pending_last_time_ = 0;
   std::FILE* dead_ = nullptr;
   std::int64_t last_warn_ms_ = 0;
   bool warned_ = false;
@@ -225,7 +236,7 @@ std::unique_ptr<Network> make_rtd_network(const Config& cfg, const FieldTable& f
                                           RtdCounters& rtd_counters, std::shared_ptr<Handoff> handoff, NetHooks hooks);
 
 // `keep`: the conditions pushed down from the source's only reader (SourceContext::keep_conditions);
-// frames that fail them are dropped before they are decoded in full and counted as prefiltered.
+// valid events that fail them are counted as prefiltered and not handed to the pipeline.
 std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
                                       std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock& clock,
                                       const std::vector<KeepCondition>& keep);

@@ -544,6 +544,7 @@ class NetImpl final : public Network {
         }
         if (current_.size() >= batch_size) hand_off();
         if (block && (h_->paused.load(std::memory_order_relaxed) || current_.size() >= batch_size)) {
+          frames_.publish_counters();
           hand_off();  // the slot may be free while we wait
           if (!st.waiting) {
             st.waiting = true;
@@ -563,6 +564,7 @@ class NetImpl final : public Network {
         if (item.kind == WsReader::Kind::need_more) {
           rx.consume(used);
           need = item.need;
+          frames_.publish_counters();
           break;
         }
         switch (item.kind) {
@@ -653,6 +655,7 @@ class NetImpl final : public Network {
 
   // Moves the batch being filled into the hand-off slot when it is free.
   void hand_off() {
+    frames_.publish_counters();
     if (current_.empty()) return;
     {
       std::lock_guard<std::mutex> lock(h_->m);
