@@ -4,10 +4,15 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#if defined(CXFLOW_WITH_MIMALLOC)
+#include <mimalloc.h>
+#endif
 
 #include "cxflow/version.hpp"
 #include "describe.hpp"
@@ -20,6 +25,22 @@ namespace {
 
 using namespace cxflow;
 using namespace cxflow::host;
+
+// Which malloc this executable runs on (--version). With mimalloc the answer comes from the
+// library itself, and whether it really replaced malloc: a call it cannot see (a malloc bound
+// elsewhere) would not be in its heap.
+std::string allocator_name() {
+#if defined(CXFLOW_WITH_MIMALLOC)
+  const int v = mi_version();
+  void* p = std::malloc(64);
+  const bool active = mi_is_in_heap_region(p);
+  std::free(p);
+  return "mimalloc " + std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." + std::to_string(v % 10) +
+         (active ? "" : " (linked, but malloc is not routed to it)");
+#else
+  return "glibc malloc";
+#endif
+}
 
 constexpr int kExitUsage = 64;
 constexpr int kExitConfig = 65;
@@ -37,7 +58,7 @@ options:
                        then <prefix>/lib/cxflow/plugins next to the executable
   --log-level LEVEL    debug | info | warn | error (default info)
   --no-status          no live status line, even on a terminal
-  --version            print version, ABI version and build key
+  --version            print version, ABI version, build key and allocator
 )";
 
 struct Args {
@@ -161,7 +182,8 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, stdout);
         return 0;
       } else if (arg == "--version") {
-        std::printf("cxflow %s\nABI version %u\nbuild key %s\n", CXFLOW_VERSION_STRING, kAbiVersion, kBuildKey);
+        std::printf("cxflow %s\nABI version %u\nbuild key %s\nallocator %s\n", CXFLOW_VERSION_STRING, kAbiVersion,
+                    kBuildKey, allocator_name().c_str());
         return 0;
       } else if (arg == "--plugin-dir") {
         a.plugin_dirs.push_back(value("--plugin-dir"));

@@ -230,4 +230,11 @@ TEST(Cli, UsageErrors) {
   auto v = cli({"--version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.out.find("ABI version " + std::to_string(cxflow::kAbiVersion)), std::string::npos);
+#if defined(CXFLOW_WITH_MIMALLOC)
+  // Linked and really serving malloc (the executable checks that a malloc'd block is in its heap).
+  EXPECT_NE(v.out.find("allocator mimalloc 2."), std::string::npos) << v.out;
+  EXPECT_EQ(v.out.find("not routed"), std::string::npos) << v.out;
+#else
+  EXPECT_NE(v.out.find("allocator glibc malloc"), std::string::npos) << v.out;
+#endif
 }
