@@ -63,6 +63,14 @@ void expect_exact_stream(const LiveContext& ctx, const FakeOptions& o, std::uint
   }
 }
 
+// Starts the source, waits for `n` events, stops it and checks they are exactly the generator's.
+void stream_exactly(LiveContext& ctx, const FakeOptions& o, std::uint64_t n) {
+  ctx.start();
+  ASSERT_TRUE(ctx.run_until([&] { return ctx.output.size() >= n; })) << ctx.output.size() << " " << ctx.failure;
+  ctx.stop();
+  expect_exact_stream(ctx, o, n);
+}
+
 }  // namespace
 
 TEST(SourceCxone, StreamsEveryEventOverTlsWithTokenSubscriptionAndSubscribeMessage) {
@@ -106,10 +114,7 @@ TEST(SourceCxone, PlainWebSocketAndArrayFrames) {
   o.events_per_frame = 4;
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake));
-  ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 999; })) << ctx->failure;
-  ctx->stop();
-  expect_exact_stream(*ctx, o, 999);
+  stream_exactly(*ctx, o, 999);
   EXPECT_EQ(ctx->count("frames_received"), 250u);
 }
 
@@ -119,10 +124,7 @@ TEST(SourceCxone, DroppedConnectionsAnd1011ResumeWithoutLossOrDuplicates) {
   o.close_1011_after = {1200};
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake));
-  ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 1500; })) << ctx->failure;
-  ctx->stop();
-  expect_exact_stream(*ctx, o, 1500);
+  stream_exactly(*ctx, o, 1500);
   EXPECT_EQ(ctx->count("reconnects_network"), 2u);
   EXPECT_EQ(ctx->count("reconnects_server_close"), 1u);
   EXPECT_EQ(ctx->count("connections"), 4u);
@@ -136,10 +138,7 @@ TEST(SourceCxone, ExpiredToken4001FetchesAFreshTokenBeforeReconnecting) {
   o.expire_token_after = {400};
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake));
-  ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 1000; })) << ctx->failure;
-  ctx->stop();
-  expect_exact_stream(*ctx, o, 1000);
+  stream_exactly(*ctx, o, 1000);
   const Truth t = fake.truth();
   EXPECT_EQ(t.closes_4001, 1u);
   EXPECT_EQ(t.tokens_issued, 2u);
@@ -312,10 +311,7 @@ TEST(SourceCxone, OversizedMessageClosesWith1009AndReconnects) {
   o.oversize_bytes = 100 * 1024;
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake, "max_message_size: 64KiB\n"));
-  ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 300; })) << ctx->failure;
-  ctx->stop();
-  expect_exact_stream(*ctx, o, 300);
+  stream_exactly(*ctx, o, 300);
   EXPECT_EQ(ctx->count("messages_too_large"), 1u);
   EXPECT_EQ(ctx->count("reconnects_message_too_large"), 1u);
 }
@@ -410,10 +406,7 @@ TEST(SourceCxone, UnknownSubscription1008RecreatesTheSubscription) {
   FakeCxone fake(o);
   fake.forget_subscriptions();  // the first subscribe message is answered with 1008
   auto ctx = make(source_yaml(fake));
-  ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 200; })) << ctx->failure;
-  ctx->stop();
-  expect_exact_stream(*ctx, o, 200);
+  stream_exactly(*ctx, o, 200);
   EXPECT_EQ(fake.truth().unknown_subscription_closes, 1u);
   EXPECT_EQ(fake.truth().subscriptions_created, 2u);
   EXPECT_EQ(ctx->count("reconnects_unknown_subscription"), 1u);
