@@ -189,6 +189,7 @@ struct NetHooks {
   std::function<void(LogLevel, std::string)> log;  // posts to the strand
   std::function<void(std::string)> fail;           // posts ctx.fail
   std::function<void()> deliver;                   // posts deliver() to the strand
+  std::function<void()> ended;                     // the server ended the stream (end_on_close)
 };
 
 class Network {

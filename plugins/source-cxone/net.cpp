@@ -52,6 +52,7 @@ struct Outcome {
   bool unauthorized = false;  // 401: a fresh token may fix it
   bool healthy = false;       // the connection stayed up long enough to reset the backoff
   bool stopped = false;
+  bool ended = false;         // the server ended the stream (close 1000 with end_on_close)
 };
 
 Outcome stopped_outcome() {
@@ -176,6 +177,11 @@ class NetImpl final : public Network {
         if (stopping_) break;
         Outcome o = co_await cycle();
         if (stopping_ || o.stopped) break;
+        if (o.ended) {
+          hooks_.log(LogLevel::Info, o.what + "; end_on_close: the stream has ended");
+          hooks_.ended();
+          break;
+        }
         if (o.fatal) {
           hooks_.fail(o.what);
           break;
@@ -650,6 +656,7 @@ class NetImpl final : public Network {
       o.what += "; re-creating the subscription";
     } else {
       o.cause = Cause::server_close;
+      o.ended = code == 1000 && cfg_.end_on_close;
     }
   }
 

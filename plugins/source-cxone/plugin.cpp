@@ -216,6 +216,12 @@ struct Plugin {
           "error. 0: never give up")
         .def("0")
         .range(0, 1'000'000'000);
+    s.key("end_on_close", &Config::end_on_close,
+          "websocket: true: a close with code 1000 (normal closure) from the server is the end of the stream: "
+          "the source emits what it holds and ends, and cxflow drains and exits 0 once every source has ended "
+          "(a recorded stream played back through a gateway, a test server). false: a live feed that closes is "
+          "reconnected like after any other close")
+        .def("false");
     s.key("batch_size", &Config::batch_size,
           "Most events per batch handed to the pipeline (batches grow up to this while the pipeline is busy)")
         .def("1024")

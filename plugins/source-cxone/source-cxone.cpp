@@ -38,6 +38,18 @@ void CxoneSource::start(SourceContext& ctx) {
       deliver();
     });
   };
+  hooks.ended = [this, c, h] {
+    c->post([this, h] {
+      {
+        std::lock_guard<std::mutex> lock(h->m);
+        if (h->stopped) return;
+      }
+      // stop() joins the (finished) network thread and emits everything it decoded; then the
+      // stream ends like a finite source's.
+      stop();
+      ctx_->end_of_stream();
+    });
+  };
   if (cfg_.protocol == Protocol::rtd)
     net_ = make_rtd_network(cfg_, ctx.fields(), *counters_, *rtd_counters_, handoff_, std::move(hooks));
   else

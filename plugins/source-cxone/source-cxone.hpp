@@ -93,6 +93,7 @@ struct Config {
   Duration backoff_max{30'000};
   Duration backoff_reset_after{60'000};
   std::int64_t max_reconnect_attempts = 0;  // 0 = unlimited
+  bool end_on_close = false;  // a close 1000 from the server ends the stream (no reconnect)
   // Events.
   std::int64_t batch_size = 1024;
   WhenFull when_full = WhenFull::block;

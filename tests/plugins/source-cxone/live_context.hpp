@@ -58,6 +58,7 @@ class LiveContext final : public SourceContext, public Setup {
   // SourceContext
   bool emit(Batch&& batch) override;
   void end_of_stream() override { ended_ = true; }
+  bool ended() const noexcept { return ended_; }  // the source called end_of_stream() (strand)
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return keep; }
   std::vector<KeepCondition> keep;  // handed to the source (pushdown)
 

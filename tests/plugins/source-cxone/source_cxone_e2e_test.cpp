@@ -98,19 +98,26 @@ struct Run {
   cxflow::fake::Truth truth;
 };
 
+enum class Ending { sigterm, end_on_close };
+
 // Runs cxflow until the fake has seen the client read the whole stream (it answered the
-// end-of-stream close), then SIGTERM; checks exit 0 and every row against the truth.
-Run run_and_check(const FakeOptions& o, std::uint64_t n, const std::string& source_extra = "") {
+// end-of-stream close), then SIGTERM - or, with end_on_close, until cxflow exits by itself at
+// that close; checks exit 0 and every row against the truth.
+Run run_and_check(const FakeOptions& o, std::uint64_t n, const std::string& source_extra = "",
+                  Ending ending = Ending::sigterm) {
   Run result;
   TempDir d;
   FakeCxone fake(o);
-  const auto yaml = d.write("p.yaml", pipeline(fake, d, source_extra));
+  const auto yaml = d.write(
+      "p.yaml", pipeline(fake, d, source_extra + (ending == Ending::end_on_close ? "    end_on_close: true\n" : "")));
   Child child({cxflow_bin(), "run", yaml.string(), "--no-status"}, d.path(),
               {"CXONE_CLIENT_ID=test-client", "CXONE_CLIENT_SECRET=test-secret"});
-  const bool drained = wait_for([&] { return fake.truth().end_closes_acked >= 1; }, std::chrono::seconds(90));
-  EXPECT_TRUE(drained) << "sent " << fake.truth().events_sent << "\n" << child.err();
-  child.signal(SIGTERM);
-  const auto code = child.wait(std::chrono::seconds(30));
+  if (ending == Ending::sigterm) {
+    const bool drained = wait_for([&] { return fake.truth().end_closes_acked >= 1; }, std::chrono::seconds(90));
+    EXPECT_TRUE(drained) << "sent " << fake.truth().events_sent << "\n" << child.err();
+    child.signal(SIGTERM);
+  }
+  const auto code = child.wait(std::chrono::seconds(ending == Ending::sigterm ? 30 : 90));
   result.err = child.err();
   result.truth = fake.truth();
   EXPECT_TRUE(code.has_value());
@@ -159,6 +166,16 @@ TEST(SourceCxoneE2E, CleanStreamMatchesTheFakesTruth) {
   EXPECT_EQ(r.truth.tokens_issued, 1u);
   EXPECT_TRUE(logged(r, "events_received=3000")) << r.err;
   EXPECT_EQ(r.err.find("test-secret"), std::string::npos);  // never logged
+}
+
+TEST(SourceCxoneE2E, EndOnCloseExitsByItselfAtTheServersNormalCloseWithEveryRow) {
+  auto o = options(3000);
+  o.drop_after = {1000};  // reconnected: only a close 1000 ends the stream
+  const auto r = run_and_check(o, 3000, "", Ending::end_on_close);
+  EXPECT_EQ(r.truth.end_closes_acked, 1u);
+  EXPECT_TRUE(logged(r, "end_on_close: the stream has ended")) << r.err;
+  EXPECT_FALSE(logged(r, "SIGTERM")) << r.err;
+  EXPECT_TRUE(logged(r, "events_received=3000")) << r.err;
 }
 
 TEST(SourceCxoneE2E, DroppedTcpConnectionsLoseAndDuplicateNothing) {

@@ -401,6 +401,36 @@ TEST(SourceCxone, PushedDownConditionsDropEventsBeforeTheHandOffAndMalformedFram
   EXPECT_EQ(ctx->count("events_received"), n);  // every valid event, kept or not
 }
 
+TEST(SourceCxone, EndOnCloseEndsTheStreamAtTheServersNormalClose) {
+  auto o = tls_options(1500);
+  o.close_when_done = true;  // close 1000 "end of stream" after the last event
+  o.drop_after = {500};      // a dropped connection is still reconnected
+  o.close_1011_after = {900};
+  FakeCxone fake(o);
+  auto ctx = make(source_yaml(fake, "end_on_close: true\n"));
+  ctx->start();
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->ended(); })) << ctx->output.size() << " " << ctx->failure;
+  expect_exact_stream(*ctx, o, 1500);  // everything, emitted before the end
+  EXPECT_EQ(ctx->count("reconnects"), 2u);  // the drop and the 1011, not the 1000
+  EXPECT_EQ(fake.truth().end_closes_acked, 1u);
+  EXPECT_TRUE(ctx->has_log("end_on_close: the stream has ended"));
+  ctx->stop();
+  EXPECT_EQ(ctx->failure, "");
+}
+
+TEST(SourceCxone, WithoutEndOnCloseANormalCloseIsReconnected) {
+  auto o = tls_options(300);
+  o.close_when_done = true;
+  FakeCxone fake(o);
+  auto ctx = make(source_yaml(fake));
+  ctx->start();
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects_server_close") >= 1 && fake.truth().connections >= 2; }))
+      << ctx->failure;
+  ctx->stop();
+  EXPECT_FALSE(ctx->ended());
+  expect_exact_stream(*ctx, o, 300);
+}
+
 TEST(SourceCxone, UnknownSubscription1008RecreatesTheSubscription) {
   auto o = tls_options(200);
   FakeCxone fake(o);
