@@ -12,6 +12,9 @@
 #   ROUNDS      rounds per size; baseline and cxflow run back to back, alternating (default: 3)
 #   REPLAY_PIPELINE  the cxflow pipeline (default bench/pipelines/replay-bench.yaml; the variant with
 #               the filter pushed into the source: bench/pipelines/replay-prefilter-bench.yaml)
+#   REPLAY_RUNTIMES  extra runs of that pipeline with other `runtime:` settings, '|'-separated YAML
+#               flow maps, each run in the same alternating rounds, e.g.
+#               REPLAY_RUNTIMES="{threads: 1}|{placement: shared}"
 #   JSON_EVENTS lines for cxflow-json-bench (default: 1000000)
 #   CXONE_SIZES event counts for the live-source comparison (default: SIZES): the fake CXone over
 #               TLS (cxflow-fake-cxone, pinned to core CXONE_CPU, default 1) -> cxflow-cxone-baseline
@@ -114,7 +117,17 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%.0fM", n / 1e6; else if 
 
 # --- replay: baseline vs cxflow --------------------------------------------------------------------
 declare -A result
+replay_pipeline=${REPLAY_PIPELINE:-$root/bench/pipelines/replay-bench.yaml}
+IFS='|' read -r -a runtimes <<<"${REPLAY_RUNTIMES:-}"
+variants=""
+for i in "${!runtimes[@]}"; do
+  # The variant: the pipeline with a runtime: line in front (a pipeline cannot have two).
+  if grep -q '^runtime:' "$replay_pipeline"; then log "bench: REPLAY_RUNTIMES needs a pipeline without runtime:"; exit 1; fi
+  { echo "runtime: ${runtimes[$i]}"; cat "$replay_pipeline"; } >"$data/replay-rt$i.yaml"
+  variants+=" rt$i"
+done
 if [[ $skip != *" replay "* ]]; then
+  replay_load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   for n in $sizes; do
     in=$data/events-$n.jsonl
     if [ ! -s "$in" ]; then
@@ -123,25 +136,28 @@ if [[ $skip != *" replay "* ]]; then
       mv "$in.tmp" "$in"
     fi
     cat "$in" >/dev/null  # warm the page cache so that round 1 is not the only cold one
-    : >"$data/times-base-$n" ; : >"$data/times-cx-$n"
+    for who in base cx $variants; do : >"$data/times-$who-$n"; done
     for r in $(seq 1 "$rounds"); do
-      for who in base cx; do
+      for who in base cx $variants; do
         db=$data/out-$who-$n.db
         rm -f "$db" "$db-wal" "$db-shm"
         if [ $who = base ]; then
           timed "$data/run-$who-$n" "$bin/cxflow-baseline" "$in" "$db"
         else
-          timed "$data/run-$who-$n" env BENCH_IN="$in" BENCH_DB="$db" \
-            "$bin/cxflow" run "${REPLAY_PIPELINE:-$root/bench/pipelines/replay-bench.yaml}" --no-status
+          pipeline=$replay_pipeline
+          [ $who = cx ] || pipeline=$data/replay-$who.yaml
+          timed "$data/run-$who-$n" env BENCH_IN="$in" BENCH_DB="$db" "$bin/cxflow" run "$pipeline" --no-status
         fi
         cat "$data/run-$who-$n.time" >>"$data/times-$who-$n"
         log "bench: $(human "$n") round $r $who: $(awk '{ printf "%s s wall, %.1f MB peak RSS, %.2f s CPU", $1, $2 / 1024, $3 + $4 }' "$data/run-$who-$n.time")"
       done
     done
-    for who in base cx; do medians "$who,$n" "$data/times-$who-$n"; done
+    for who in base cx $variants; do medians "$who,$n" "$data/times-$who-$n"; done
     result[same,$n]=$(same_rows "$data/out-base-$n.db" "$data/out-cx-$n.db")
+    for who in $variants; do result[$who-same,$n]=$(same_rows "$data/out-base-$n.db" "$data/out-$who-$n.db"); done
     sed -n "s/.*\] summary: /cxflow $(human "$n") last round: summary: /p" "$data/run-cx-$n.err" >&2
   done
+  replay_load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
 
 # --- live source: fake CXone over TLS -> baseline vs cxflow -------------------------------------------
@@ -232,8 +248,19 @@ echo
 echo "cxflow benchmarks on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(date -u +%Y-%m-%dT%H:%MZ)"
 if [[ $skip != *" replay "* ]]; then
   echo
-  echo "Replay: file -> filter -> 60 s windows per queue -> SQLite (median of $rounds alternating rounds)"
+  echo "Replay: file -> filter -> 60 s windows per queue -> SQLite (median of $rounds alternating rounds;"
+  echo "load average $replay_load_before before, $replay_load_after after)"
   comparison_table "" $sizes
+  for i in "${!runtimes[@]}"; do
+    echo "with runtime: ${runtimes[$i]}"
+    for n in $sizes; do
+      result[rt$i-base,$n,secs]=${result[base,$n,secs]}; result[rt$i-base,$n,kb]=${result[base,$n,kb]}
+      result[rt$i-base,$n,cpu]=${result[base,$n,cpu]}
+      result[rt$i-cx,$n,secs]=${result[rt$i,$n,secs]}; result[rt$i-cx,$n,kb]=${result[rt$i,$n,kb]}
+      result[rt$i-cx,$n,cpu]=${result[rt$i,$n,cpu]}
+    done
+    comparison_table "rt$i-" $sizes | sed '1d;$d'
+  done
   echo "(events/s = events / wall time of the whole process, start-up and final commit included;"
   echo " CPU = user + sys seconds, all threads; CPU ratio = baseline CPU / cxflow CPU, i.e. work per event)"
 fi

@@ -15,7 +15,7 @@ const Schema<RuntimeSettings>& runtime_schema() {
     s.key("threads", &RuntimeSettings::threads, "Worker threads running the components").def("2").range(1, 64);
     s.key("placement", &RuntimeSettings::placement,
           "local: each thread runs its own components (a transform on its first input's thread, sinks on the "
-          "threads after the sources'), so events stay on one core; shared: any thread runs any component")
+          "threads the sources leave free), so events stay on one core; shared: any thread runs any component")
         .def("local")
         .one_of({{"local", Placement::local}, {"shared", Placement::shared}});
     s.key("queue_batches", &RuntimeSettings::queue_batches, "Maximum batches waiting on one edge before the producer is held back")

@@ -486,8 +486,8 @@ static std::vector<std::size_t> place_components(const Pipeline& p) {
   std::vector<std::size_t> lane(n, 0);
   if (p.runtime.placement == Placement::shared) return lane;
   // Sources take the lanes in turn; a transform runs on the lane of its first input, so the
-  // events of a chain stay in one core's cache; sinks (where the writes and commits wait on
-  // I/O) take the lanes that follow the sources'.
+  // events of a chain stay in one core's cache; sinks (whose writes and commits may wait on I/O)
+  // run beside it on the lanes the sources leave free.
   std::size_t next = 0;
   std::vector<bool> placed(n, false);
   for (std::size_t i = 0; i < n; ++i)
@@ -505,8 +505,12 @@ static std::vector<std::size_t> place_components(const Pipeline& p) {
       placed[i] = progress = true;
     }
   }
+  // Sinks take the threads left after the sources' in turn; when none is left, every thread in turn.
+  const std::size_t sources = next;
+  std::size_t sinks = 0;
   for (std::size_t i = 0; i < n; ++i)
-    if (p.components[i].spec.kind == Kind::Sink) lane[i] = next++ % threads;
+    if (p.components[i].spec.kind == Kind::Sink)
+      lane[i] = sources < threads ? sources + sinks++ % (threads - sources) : next++ % threads;
   return lane;
 }
 

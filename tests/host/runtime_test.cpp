@@ -50,6 +50,14 @@ TEST(Runtime, RunsToCompletionInOrder) {
   EXPECT_EQ(lines.back(), "END");
   EXPECT_NE(r.err.find("summary:"), std::string::npos);
   EXPECT_EQ(counter_in(r.err, "[sink:test-sink:out]", "events_in"), 10000);
+  // `placement: local` (the default): the transform runs on its input's thread, so the chain's
+  // events stay on one core; the sink gets the second thread. Each is only ever run by one thread.
+  EXPECT_NE(r.err.find("placement local: thread 1 runs nums, pass; thread 2 runs out"), std::string::npos) << r.err;
+  for (const char* c : {"[source:test-source:nums]", "[transform:test-transform:pass]", "[sink:test-sink:out]"})
+    EXPECT_EQ(counter_in(r.err, c, "threads_seen"), 1) << c << "\n" << r.err;
+  const auto source = counter_in(r.err, "[source:test-source:nums]", "thread");
+  EXPECT_EQ(counter_in(r.err, "[transform:test-transform:pass]", "thread"), source) << r.err;
+  EXPECT_NE(counter_in(r.err, "[sink:test-sink:out]", "thread"), source) << r.err;
 }
 
 TEST(Runtime, QueuesStayBoundedUnderBackpressure) {
@@ -191,27 +199,6 @@ TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingBut
   EXPECT_EQ(two.err.find("pushdown from"), std::string::npos) << two.err;
 }
 
-// `placement: local` (the default): a transform runs on its input's thread, so a chain's events
-// stay on one core; the sink gets the second thread. Each component is only ever run by one thread.
-TEST(Runtime, LocalPlacementKeepsAChainOnOneThreadAndGivesTheSinkTheOther) {
-  TempDir d;
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 20000, batch: 7}\n"
-                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
-  auto r = run(y);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("placement local: thread 1 runs nums, pass; thread 2 runs out"), std::string::npos) << r.err;
-  const auto lines = lines_of(d / "out.txt");
-  ASSERT_EQ(lines.size(), 20001u);
-  for (int i = 0; i < 20000; ++i) ASSERT_EQ(lines[i], std::to_string(i));
-  EXPECT_EQ(lines.back(), "END");
-  for (const char* c : {"[source:test-source:nums]", "[transform:test-transform:pass]", "[sink:test-sink:out]"})
-    EXPECT_EQ(counter_in(r.err, c, "threads_seen"), 1) << c << "\n" << r.err;
-  const auto source = counter_in(r.err, "[source:test-source:nums]", "thread");
-  EXPECT_EQ(counter_in(r.err, "[transform:test-transform:pass]", "thread"), source) << r.err;
-  EXPECT_NE(counter_in(r.err, "[sink:test-sink:out]", "thread"), source) << r.err;
-}
-
 // Two sources take a thread each; a transform reading both runs on its first input's thread; the
 // sinks take the threads after the sources'. `threads` is a maximum: no idle thread is started.
 TEST(Runtime, LocalPlacementSpreadsSourcesAndSinksOverTheThreads) {
@@ -231,6 +218,16 @@ TEST(Runtime, LocalPlacementSpreadsSourcesAndSinksOverTheThreads) {
   EXPECT_EQ(lines_of(d / "all.txt").back(), "END");
   EXPECT_EQ(counter_in(r.err, "[transform:test-transform:both]", "thread"),
             counter_in(r.err, "[source:test-source:b]", "thread")) << r.err;
+
+  // One source, two threads: every sink shares the thread the source leaves free.
+  const auto y2 = d.write("p2.yaml", "sources:\n  a: {plugin: test-source, count: 100}\n"
+                                     "sinks:\n  s1: {plugin: test-sink, inputs: [a], path: " + (d / "s1.txt").string() +
+                                         "}\n  s2: {plugin: test-sink, inputs: [a], path: " + (d / "s2.txt").string() +
+                                         "}\n  s3: {plugin: test-sink, inputs: [a], path: " + (d / "s3.txt").string() + "}\n");
+  auto r2 = run(y2);
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_NE(r2.err.find("placement local: thread 1 runs a; thread 2 runs s1, s2, s3"), std::string::npos) << r2.err;
+  for (const char* f : {"s1.txt", "s2.txt", "s3.txt"}) EXPECT_EQ(lines_of(d / f).size(), 101u) << f;
 }
 
 // Whatever the placement and thread count, in-band watermarks stay behind the events they follow:
