@@ -18,6 +18,7 @@
 
 #include "http.hpp"
 #include "internal.hpp"
+#include "io_thread.hpp"
 #include "ws_frames.hpp"
 
 namespace cxflow::cxone {
@@ -110,17 +111,12 @@ std::string websocket_accept_for(const std::string& key) {
   return base64(digest, SHA_DIGEST_LENGTH);
 }
 
-class NetImpl final : public Network {
+class NetImpl final : public IoThreadNetwork {
  public:
   NetImpl(const Config& cfg, const FieldTable& fields, Counters& counters, std::shared_ptr<Handoff> handoff,
           NetHooks hooks, const std::vector<KeepCondition>& keep)
-      : cfg_(cfg),
+      : IoThreadNetwork(cfg, std::move(handoff), std::move(hooks)),
         c_(counters),
-        h_(std::move(handoff)),
-        hooks_(std::move(hooks)),
-        http_(io_, cfg_),
-        sleep_timer_(io_),
-        gate_(io_),
         backoff_(cfg.backoff_initial.ms, cfg.backoff_max.ms, std::random_device{}()),
         frames_(cfg_, fields, counters, hooks_.log, steady_now_ms, wall_now_ms, keep) {
     std::string err;
@@ -137,40 +133,11 @@ class NetImpl final : public Network {
 
   ~NetImpl() override { stop(); }
 
-  void start() override {
-    thread_ = std::thread([this] {
-      asio::co_spawn(io_, run(), asio::detached);
-      io_.run();
-    });
-  }
-
-  void stop() override {
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-    asio::post(io_, [this] {
-      sleep_timer_.cancel();
-      gate_.cancel();
-      http_.abort();
-      if (close_current_) close_current_();
-    });
-    thread_.join();
-    frames_.flush();
-  }
-
-  void wake() override {
-    // On the io thread the reader is suspended (in a read or at the gate), so the batch being
-    // filled can move into the freed slot now instead of after the next frame arrives.
-    asio::post(io_, [this] {
-      gate_.cancel();
-      if (!h_->paused.load()) hand_off();
-    });
-  }
-
   std::vector<Event> take_pending() override { return std::exchange(current_, {}); }
 
  private:
   // ---- main loop ----
-  asio::awaitable<void> run() {
+  asio::awaitable<void> run() override {
     try {
       std::int64_t attempt = 0;
       for (;;) {
@@ -660,8 +627,13 @@ class NetImpl final : public Network {
     }
   }
 
+  void abort_current() override {
+    if (close_current_) close_current_();
+  }
+  void after_join() override { frames_.flush(); }
+
   // Moves the batch being filled into the hand-off slot when it is free.
-  void hand_off() {
+  void hand_off() override {
     frames_.publish_counters();
     if (current_.empty()) return;
     {
@@ -699,16 +671,7 @@ class NetImpl final : public Network {
     }
   }
 
-  Config cfg_;
   Counters& c_;
-  std::shared_ptr<Handoff> h_;
-  NetHooks hooks_;
-  asio::io_context io_;
-  HttpClient http_;  // token and subscription requests; its TLS context serves the WebSocket too
-  asio::steady_timer sleep_timer_;
-  asio::steady_timer gate_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
   std::function<void()> close_current_;  // io thread: aborts the current request or connection
   Backoff backoff_;
   FrameDecoder frames_;

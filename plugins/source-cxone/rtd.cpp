@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "auth.hpp"
+#include "io_thread.hpp"
 #include "rtd.hpp"
 
 namespace cxflow::cxone {
@@ -67,22 +68,17 @@ RetryCause cause_of(const AuthFailure& f) {
   return f.status == 0 ? RetryCause::network : RetryCause::server_error;
 }
 
-class RtdNet final : public Network {
+class RtdNet final : public IoThreadNetwork {
  public:
   RtdNet(const Config& cfg, const FieldTable& fields, Counters& counters, RtdCounters& rc, std::shared_ptr<Handoff> handoff,
          NetHooks hooks)
-      : cfg_(cfg),
+      : IoThreadNetwork(cfg, std::move(handoff), std::move(hooks)),
         c_(counters),
         rc_(rc),
-        h_(std::move(handoff)),
-        hooks_(std::move(hooks)),
-        http_(io_, cfg_),
         auth_(cfg_, http_, c_.token_requests, rc_.token_refreshes),
         streams_(effective_streams(cfg_)),
         norm_(cfg_, streams_, fields),
         state_(streams_.size()),
-        sleep_timer_(io_),
-        gate_(io_),
         backoff_(cfg.backoff_initial.ms, cfg.backoff_max.ms, std::random_device{}()) {
     if (!cfg_.tls_verify)
       hooks_.log(LogLevel::Warn,
@@ -91,31 +87,6 @@ class RtdNet final : public Network {
   }
 
   ~RtdNet() override { stop(); }
-
-  void start() override {
-    thread_ = std::thread([this] {
-      asio::co_spawn(io_, run(), asio::detached);
-      io_.run();
-    });
-  }
-
-  void stop() override {
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-    asio::post(io_, [this] {
-      sleep_timer_.cancel();
-      gate_.cancel();
-      http_.abort();
-    });
-    thread_.join();
-  }
-
-  void wake() override {
-    asio::post(io_, [this] {
-      gate_.cancel();
-      if (!h_->paused.load()) hand_off();
-    });
-  }
 
   std::vector<Event> take_pending() override { return std::exchange(pending_.events, {}); }
 
@@ -131,7 +102,7 @@ class RtdNet final : public Network {
     bool reread_now = false;  // the last read was cut short or unstable: read again at once
   };
 
-  asio::awaitable<void> run() {
+  asio::awaitable<void> run() override {
     try {
       std::string base;
       for (std::int64_t attempt = 1;; ++attempt) {
@@ -374,7 +345,7 @@ class RtdNet final : public Network {
   }
 
   // Moves what the polls produced (events and the watermark) into the hand-off slot when free.
-  void hand_off() {
+  void hand_off() override {
     if (pending_.events.empty() && pending_.watermark_ms == kNoWatermark) return;
     {
       std::lock_guard<std::mutex> lock(h_->m);
@@ -386,21 +357,12 @@ class RtdNet final : public Network {
     hooks_.deliver();
   }
 
-  Config cfg_;
   Counters& c_;
   RtdCounters& rc_;
-  std::shared_ptr<Handoff> h_;
-  NetHooks hooks_;
-  asio::io_context io_;
-  HttpClient http_;
   Auth auth_;
   std::vector<RtdStream> streams_;
   rtd::Normalizer norm_;
   std::vector<StreamRun> state_;
-  asio::steady_timer sleep_timer_;
-  asio::steady_timer gate_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
   Backoff backoff_;
   std::string root_;
   Batch pending_;  // io thread: produced, not yet handed off (the strand reads it after join)
