@@ -84,10 +84,11 @@ struct Runtime::Impl {
   void stop_lanes();
 };
 
-// How long a batch that carries only a watermark may wait before its consumer on another thread
-// is woken for it. Waking a sleeping thread costs more than most sinks spend on a watermark, and
-// a chain emits one per input batch; batches with events or end-of-stream wake it at once.
-constexpr std::chrono::milliseconds kQuietWatermarkDelay{10};
+// How long a small batch (a watermark alone, or a few window rows: fewer than a quarter of
+// batch_events) may wait before its consumer on another thread is woken for it. Waking a sleeping
+// thread costs more than most sinks spend on such a batch, and a chain emits one per input batch.
+// Full batches, end-of-stream and a half-full queue wake the consumer at once.
+constexpr std::chrono::milliseconds kSmallBatchDelay{10};
 
 struct Node final : SourceContext {
   Node(Runtime::Impl& rt, Component& c, std::size_t lane, asio::io_context& io)
@@ -104,7 +105,7 @@ struct Node final : SourceContext {
   Component& c;
   std::size_t lane;  // the worker thread's io_context it runs on
   Strand strand;
-  asio::steady_timer nudge_timer;  // wakes the consumers of quiet watermarks (strand-only)
+  asio::steady_timer nudge_timer;  // wakes the consumers of small batches (strand-only)
   bool nudge_armed = false;
   std::vector<Node*> to_nudge;
   std::string prefix;
@@ -163,6 +164,8 @@ struct Node final : SourceContext {
       depth.set(queue.size());
       if (queue.size() > depth_peak.value()) depth_peak.set(queue.size());
       depth_bytes.set(queued_bytes);
+      wake = wake || queue.size() * 2 >= static_cast<std::size_t>(rt.pipeline.runtime.queue_batches) ||
+             queued_bytes * 2 >= rt.pipeline.runtime.queue_bytes.bytes;
       if (wake && !drain_scheduled) drain_scheduled = schedule = true;
       room = has_room_locked();
     }
@@ -180,12 +183,12 @@ struct Node final : SourceContext {
   }
 
   // Sends a batch to every output. Returns true if every output still has room.
-  // A watermark alone, bound for another thread, does not wake it: it waits for the next batch
-  // with events on that edge or for kQuietWatermarkDelay, whichever comes first.
+  // A small batch bound for another thread does not wake it: it waits for the next batch that
+  // does, or for kSmallBatchDelay, whichever comes first; it keeps its place in the queue.
   bool deliver(Batch&& b) {
     out_count.add(b.events.size());
     if (outputs.empty()) return true;
-    const bool quiet = b.events.empty() && !b.end_of_stream;
+    const bool quiet = !b.end_of_stream && b.events.size() * 4 < static_cast<std::size_t>(rt.pipeline.runtime.batch_events);
     auto shared = std::make_shared<Batch>(std::move(b));
     bool room = true;
     for (std::size_t i = 0; i < outputs.size(); ++i) {
@@ -202,7 +205,7 @@ struct Node final : SourceContext {
     if (std::find(to_nudge.begin(), to_nudge.end(), o) == to_nudge.end()) to_nudge.push_back(o);
     if (nudge_armed) return;
     nudge_armed = true;
-    nudge_timer.expires_after(kQuietWatermarkDelay);
+    nudge_timer.expires_after(kSmallBatchDelay);
     nudge_timer.async_wait([this](const boost::system::error_code& ec) {
       nudge_armed = false;
       if (ec) return;
