@@ -121,7 +121,6 @@ void FrameDecoder::flush() {
 }
 
 void FrameDecoder::publish_counters() noexcept {
-  if (pending_frames_ > 0) c_.frames.add(std::exchange(pending_frames_, 0));
   if (pending_events_ > 0) c_.events.add(std::exchange(pending_events_, 0));
   if (pending_last_time_ > 0) c_.last_event_time_ms.set(static_cast<std::uint64_t>(std::exchange(pending_last_time_, 0)));
 }
@@ -194,8 +193,15 @@ void FrameDecoder::accept(Event&& e, std::vector<Event>& out, bool drop) {
   out.push_back(std::move(e));
 }
 
+void FrameDecoder::decode_all(RawFrames& raw, std::vector<Event>& out) {
+  raw.bytes.append(JsonEventDecoder::kPadding, '\0');
+  out.reserve(out.size() + raw.size());
+  for (const auto& [at, len] : raw.spans) decode(std::string_view(raw.bytes.data() + at, len), out, false);
+  raw = {};
+  publish_counters();
+}
+
 void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool drop) {
-  ++pending_frames_;
   std::string_view t = trim(frame);
   if (!t.empty() && t.front() == '[') {
     std::vector<std::string_view> parts;

@@ -119,10 +119,25 @@ struct Counters {
 
 // ---- Hand-off between the network thread and the strand -----------------------------------
 
+// WebSocket messages as they arrived, not decoded yet: one buffer, one span per message. The
+// network thread only frames them; the strand decodes them (FrameDecoder::decode_all), so the
+// two threads share the work of a busy stream.
+struct RawFrames {
+  std::string bytes;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // offset, length
+  std::size_t size() const noexcept { return spans.size(); }
+  bool empty() const noexcept { return spans.empty(); }
+  void add(std::string_view message) {
+    spans.emplace_back(bytes.size(), message.size());
+    bytes.append(message);
+  }
+};
+
 class Handoff {
  public:
   std::mutex m;
-  Batch slot;               // guarded by m
+  Batch slot;               // guarded by m (rtd: events and watermark)
+  RawFrames raw;            // guarded by m (websocket: messages to decode)
   bool slot_full = false;   // guarded by m
   bool stopped = false;     // guarded by m: set by stop(), after which deliver() is a no-op
   std::atomic<bool> paused{false};  // the pipeline is full (set/cleared on the strand)
@@ -133,7 +148,7 @@ class Handoff {
 // Decodes WebSocket text frames into events (one object per frame, or an array of objects),
 // validates them (required fields, value types of the normalized fields), counts and skips the
 // bad ones, with a rate-limited warning and an optional dead-letter JSONL file. Runs on the
-// network thread; logs through `log` (which must be thread-safe: it posts to the strand).
+// source's strand (decode_all, on each hand-off).
 class FrameDecoder {
  public:
   using LogFn = std::function<void(LogLevel, std::string)>;
@@ -145,9 +160,10 @@ class FrameDecoder {
   // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends valid
   // events to `out` unless `drop` is true (then they are counted as dropped_full).
   void decode(std::string_view frame, std::vector<Event>& out, bool drop);
-  // The frames and events counters and the last event time are tallied here and published in
-  // one step (three atomic writes per event cost more than the rest of the bookkeeping):
-  // call after each read's frames are decoded, and before waiting.
+  // Every message of `raw` (padded here, so `raw` is consumed), then publish_counters().
+  void decode_all(RawFrames& raw, std::vector<Event>& out);
+  // The events counter and the last event time are tallied here and published in one step
+  // (atomic writes per event cost more than the rest of the bookkeeping); decode_all() does.
   void publish_counters() noexcept;
   void flush();
 
@@ -174,7 +190,7 @@ class FrameDecoder {
     std::vector<std::string> values;
   };
   std::vector<Keep> keep_;  // pushed-down conditions, all must hold
-  std::uint64_t pending_frames_ = 0, pending_events_ = 0;
+  std::uint64_t pending_events_ = 0;
   std::int64_t pending_last_time_ = 0;
   std::FILE* dead_ = nullptr;
   std::int64_t last_warn_ms_ = 0;
@@ -197,11 +213,12 @@ class Network {
   virtual ~Network() = default;
   virtual void start() = 0;
   // Closes the connection and joins the thread. Afterwards take_pending() returns what was
-  // decoded but not handed off.
+  // received but not handed off.
   virtual void stop() = 0;
   // Thread-safe: the slot was emptied or the pipeline has room again; re-check the gates.
   virtual void wake() = 0;
-  virtual std::vector<Event> take_pending() = 0;
+  // rtd: events (`events`); websocket: messages to decode (`raw`).
+  virtual void take_pending(std::vector<Event>& events, RawFrames& raw) = 0;
 };
 
 // ---- protocol rtd ------------------------------------------------------------------------------
@@ -236,10 +253,7 @@ struct RtdCounters {
 std::unique_ptr<Network> make_rtd_network(const Config& cfg, const FieldTable& fields, Counters& counters,
                                           RtdCounters& rtd_counters, std::shared_ptr<Handoff> handoff, NetHooks hooks);
 
-// `keep`: the conditions pushed down from the source's only reader (SourceContext::keep_conditions);
-// valid events that fail them are counted as prefiltered and not handed to the pipeline.
-std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
-                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock& clock,
-                                      const std::vector<KeepCondition>& keep);
+std::unique_ptr<Network> make_network(const Config& cfg, Counters& counters, std::shared_ptr<Handoff> handoff,
+                                      NetHooks hooks);
 
 }  // namespace cxflow::cxone

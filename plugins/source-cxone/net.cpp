@@ -113,12 +113,10 @@ std::string websocket_accept_for(const std::string& key) {
 
 class NetImpl final : public IoThreadNetwork {
  public:
-  NetImpl(const Config& cfg, const FieldTable& fields, Counters& counters, std::shared_ptr<Handoff> handoff,
-          NetHooks hooks, const std::vector<KeepCondition>& keep)
+  NetImpl(const Config& cfg, Counters& counters, std::shared_ptr<Handoff> handoff, NetHooks hooks)
       : IoThreadNetwork(cfg, std::move(handoff), std::move(hooks)),
         c_(counters),
-        backoff_(cfg.backoff_initial.ms, cfg.backoff_max.ms, std::random_device{}()),
-        frames_(cfg_, fields, counters, hooks_.log, steady_now_ms, wall_now_ms, keep) {
+        backoff_(cfg.backoff_initial.ms, cfg.backoff_max.ms, std::random_device{}()) {
     std::string err;
     token_url_ = *parse_url(effective_token_url(cfg_), &err);
     sub_url_ = *parse_url(effective_subscription_url(cfg_), &err);
@@ -133,7 +131,7 @@ class NetImpl final : public IoThreadNetwork {
 
   ~NetImpl() override { stop(); }
 
-  std::vector<Event> take_pending() override { return std::exchange(current_, {}); }
+  void take_pending(std::vector<Event>&, RawFrames& raw) override { raw = std::exchange(current_, {}); }
 
  private:
   // ---- main loop ----
@@ -486,6 +484,7 @@ class NetImpl final : public IoThreadNetwork {
   // the server closes the connection or the close timer does.
   template <class S>
   asio::awaitable<void> drain_until_closed(const std::shared_ptr<Conn<S>>& c, RxBuffer& rx) {
+    c_.frames.add(std::exchange(frames_tally_, 0));
     for (;;) {
       rx.consume(rx.size());
       std::size_t room = 0;
@@ -517,7 +516,7 @@ class NetImpl final : public IoThreadNetwork {
         }
         if (current_.size() >= batch_size) hand_off();
         if (block && (h_->paused.load(std::memory_order_relaxed) || current_.size() >= batch_size)) {
-          frames_.publish_counters();
+          c_.frames.add(std::exchange(frames_tally_, 0));
           hand_off();  // the slot may be free while we wait
           if (!st.waiting) {
             st.waiting = true;
@@ -537,13 +536,18 @@ class NetImpl final : public IoThreadNetwork {
         if (item.kind == WsReader::Kind::need_more) {
           rx.consume(used);
           need = item.need;
-          frames_.publish_counters();
+          c_.frames.add(std::exchange(frames_tally_, 0));  // once per read, not per frame
           break;
         }
         switch (item.kind) {
           case WsReader::Kind::message:
-            // drop_newest: once the batch being filled is full and the slot is taken, what arrives is dropped.
-            frames_.decode(item.payload, current_, !block && current_.size() >= batch_size);
+            ++frames_tally_;
+            if (!block && current_.size() >= batch_size) {
+              // drop_newest: the batch being filled is full and the slot is taken; dropped undecoded.
+              c_.dropped_full.add();
+            } else {
+              current_.add(item.payload);
+            }
             break;
           case WsReader::Kind::ping:
             send_frame(c, kOpPong, item.payload);
@@ -592,6 +596,7 @@ class NetImpl final : public IoThreadNetwork {
         if (!ec) continue;
       }
       if (ec) {
+        c_.frames.add(std::exchange(frames_tally_, 0));
         if (stopping_) co_return stopped_outcome();
         if (st.dead) {
           o.cause = Cause::ping_timeout;
@@ -630,20 +635,20 @@ class NetImpl final : public IoThreadNetwork {
   void abort_current() override {
     if (close_current_) close_current_();
   }
-  void after_join() override { frames_.flush(); }
 
   // Moves the batch being filled into the hand-off slot when it is free.
   void hand_off() override {
-    frames_.publish_counters();
     if (current_.empty()) return;
     {
       std::lock_guard<std::mutex> lock(h_->m);
       if (h_->slot_full || h_->stopped) return;
-      h_->slot.events = std::move(current_);
+      h_->raw = std::move(current_);
       h_->slot_full = true;
     }
     current_ = {};
-    current_.reserve(static_cast<std::size_t>(std::min<std::int64_t>(cfg_.batch_size, 4096)));
+    const auto frames = static_cast<std::size_t>(std::min<std::int64_t>(cfg_.batch_size, 4096));
+    current_.spans.reserve(frames);
+    current_.bytes.reserve(frames * 256);
     hooks_.deliver();
   }
 
@@ -674,21 +679,20 @@ class NetImpl final : public IoThreadNetwork {
   Counters& c_;
   std::function<void()> close_current_;  // io thread: aborts the current request or connection
   Backoff backoff_;
-  FrameDecoder frames_;
   Url token_url_, sub_url_, events_url_;
   std::string token_;
   std::int64_t token_expires_ms_ = 0;
   std::optional<std::string> granted_scope_;
   std::string sub_id_;
-  std::vector<Event> current_;  // the batch being filled (io thread; the strand reads it after join)
+  std::uint64_t frames_tally_ = 0;  // messages received since frames_received was last updated
+  RawFrames current_;  // the messages being gathered (io thread; the strand reads them after join)
 };
 
 }  // namespace
 
-std::unique_ptr<Network> make_network(const Config& cfg, const FieldTable& fields, Counters& counters,
-                                      std::shared_ptr<Handoff> handoff, NetHooks hooks, const Clock&,
-                                      const std::vector<KeepCondition>& keep) {
-  return std::make_unique<NetImpl>(cfg, fields, counters, std::move(handoff), std::move(hooks), keep);
+std::unique_ptr<Network> make_network(const Config& cfg, Counters& counters, std::shared_ptr<Handoff> handoff,
+                                      NetHooks hooks) {
+  return std::make_unique<NetImpl>(cfg, counters, std::move(handoff), std::move(hooks));
 }
 
 }  // namespace cxflow::cxone

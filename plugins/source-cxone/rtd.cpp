@@ -88,7 +88,7 @@ class RtdNet final : public IoThreadNetwork {
 
   ~RtdNet() override { stop(); }
 
-  std::vector<Event> take_pending() override { return std::exchange(pending_.events, {}); }
+  void take_pending(std::vector<Event>& events, RawFrames&) override { events = std::exchange(pending_.events, {}); }
 
  private:
   struct StreamRun {

@@ -50,10 +50,14 @@ void CxoneSource::start(SourceContext& ctx) {
       ctx_->end_of_stream();
     });
   };
-  if (cfg_.protocol == Protocol::rtd)
+  if (cfg_.protocol == Protocol::rtd) {
     net_ = make_rtd_network(cfg_, ctx.fields(), *counters_, *rtd_counters_, handoff_, std::move(hooks));
-  else
-    net_ = make_network(cfg_, ctx.fields(), *counters_, handoff_, std::move(hooks), ctx.clock(), ctx.keep_conditions());
+  } else {
+    frames_ = std::make_unique<FrameDecoder>(
+        cfg_, ctx.fields(), *counters_, [c](LogLevel level, std::string m) { c->log(level, m); }, steady_now_ms,
+        wall_now_ms, ctx.keep_conditions());
+    net_ = make_network(cfg_, *counters_, handoff_, std::move(hooks));
+  }
   last_event_steady_ms_ = ctx.clock().steady_ms();
   // The idle timer starts with the first events: before any, the stream has no time to advance.
   net_->start();
@@ -67,30 +71,41 @@ void CxoneSource::stop() {
   if (!net_) return;
   net_->stop();  // closes the connection and joins the network thread
   Batch slot;
+  RawFrames raw;
   {
     std::lock_guard<std::mutex> lock(handoff_->m);
     handoff_->stopped = true;
-    if (handoff_->slot_full) slot = std::move(handoff_->slot);
+    if (handoff_->slot_full) {
+      slot = std::move(handoff_->slot);
+      raw = std::move(handoff_->raw);
+    }
     handoff_->slot_full = false;
   }
-  // Everything accepted is emitted, oldest first, whatever the backpressure.
+  // Everything received is emitted, oldest first, whatever the backpressure.
+  if (frames_ && !raw.empty()) frames_->decode_all(raw, slot.events);
   if (!slot.events.empty()) emit(slot);
   Batch rest;
-  rest.events = net_->take_pending();
+  net_->take_pending(rest.events, raw);
+  if (frames_ && !raw.empty()) frames_->decode_all(raw, rest.events);
   if (!rest.events.empty()) emit(rest);
+  if (frames_) frames_->flush();
 }
 
 void CxoneSource::deliver() {
   if (stopped_ || handoff_->paused.load()) return;  // on_ready() delivers once there is room
   Batch b;
+  RawFrames raw;
   {
     std::lock_guard<std::mutex> lock(handoff_->m);
     if (!handoff_->slot_full) return;
     b = std::move(handoff_->slot);
     handoff_->slot = Batch{};
+    raw = std::move(handoff_->raw);
+    handoff_->raw = RawFrames{};
     handoff_->slot_full = false;
   }
-  net_->wake();
+  net_->wake();  // the network thread fills the next batch while this one is decoded
+  if (frames_ && !raw.empty()) frames_->decode_all(raw, b.events);
   emit(b);
 }
 

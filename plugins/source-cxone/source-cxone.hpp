@@ -127,6 +127,7 @@ struct Counters;
 struct RtdCounters;
 class Handoff;
 class Network;
+class FrameDecoder;
 
 class CxoneSource final : public Source {
  public:
@@ -148,6 +149,7 @@ class CxoneSource final : public Source {
   std::shared_ptr<Counters> counters_;
   std::shared_ptr<RtdCounters> rtd_counters_;  // protocol rtd only
   std::shared_ptr<Handoff> handoff_;
+  std::unique_ptr<FrameDecoder> frames_;  // websocket: decodes what the network thread hands off
   std::unique_ptr<Network> net_;
   SourceContext* ctx_ = nullptr;
   bool stopped_ = false;
