@@ -382,6 +382,8 @@ class NetImpl final : public IoThreadNetwork {
       o.what = what + ": sending the subscribe message failed: " + sec.message();
       co_return o;
     }
+    // stop() while connecting closes the socket without a close frame (there is no session yet).
+    if (stopping_) co_return stopped_outcome();
     const std::int64_t connected_at = steady_now_ms();
     c->last_rx_ms = connected_at;
     c_.connections.add();

@@ -267,7 +267,12 @@ TEST_P(SourceCxoneStop, SigtermSendsACloseFrame) {
   const auto yaml = d.write("p.yaml", pipeline(fake, d));
   Child child({cxflow_bin(), "run", yaml.string(), "--no-status"}, d.path(),
               {"CXONE_CLIENT_ID=test-client", "CXONE_CLIENT_SECRET=test-secret"});
-  ASSERT_TRUE(wait_for([&] { return fake.truth().events_sent >= 500; }, std::chrono::seconds(60))) << child.err();
+  // The fake counts events as sent once they are in the kernel's buffers, possibly before the
+  // client has finished connecting; a stop while connecting closes without a close frame. So the
+  // signal waits for the client's "connected" line too (logged after it can send a close frame).
+  ASSERT_TRUE(wait_for([&] { return fake.truth().events_sent >= 500 && child.err().find("connected to") != std::string::npos; },
+                       std::chrono::seconds(60)))
+      << child.err();
   EXPECT_EQ(fake.truth().client_closes, 0u);
   child.signal(SIGTERM);
   const auto code = child.wait(std::chrono::seconds(30));
