@@ -175,7 +175,19 @@ void FrameDecoder::reject(Malformed why, std::string_view text, const std::strin
   suppressed_ = 0;
 }
 
-void FrameDecoder::accept(Event&& e, std::vector<Event>& out, bool drop) {
+void FrameDecoder::decode_one(std::string_view text, std::vector<Event>& out) {
+  Event e;
+  const auto r = dec_.decode_padded(text, e);
+  Malformed why{};
+  std::string detail;
+  if (r != JsonDecodeResult::ok) {
+    reject(from_decode(r), text, dec_.last_error_detail());
+    return;
+  }
+  if (!validate(e, why, detail)) {
+    reject(why, text, detail);
+    return;
+  }
   ++pending_events_;
   if (e.time_ms > 0) pending_last_time_ = e.time_ms;
   for (const Keep& k : keep_) {
@@ -186,49 +198,33 @@ void FrameDecoder::accept(Event&& e, std::vector<Event>& out, bool drop) {
       return;
     }
   }
-  if (drop) {
-    c_.dropped_full.add();
-    return;
-  }
   out.push_back(std::move(e));
 }
 
 void FrameDecoder::decode_all(RawFrames& raw, std::vector<Event>& out) {
   raw.bytes.append(JsonEventDecoder::kPadding, '\0');
   out.reserve(out.size() + raw.size());
-  for (const auto& [at, len] : raw.spans) decode(std::string_view(raw.bytes.data() + at, len), out, false);
+  for (const auto& [at, len] : raw.spans) decode(std::string_view(raw.bytes.data() + at, len), out);
   raw = {};
   publish_counters();
 }
 
-void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out, bool drop) {
+void FrameDecoder::decode(std::string_view frame, std::vector<Event>& out) {
   std::string_view t = trim(frame);
-  if (!t.empty() && t.front() == '[') {
-    std::vector<std::string_view> parts;
-    if (!split_array(t, parts)) {
-      reject(Malformed::invalid_json, frame, "unbalanced JSON array");
-      return;
-    }
-    for (std::string_view p : parts) {
-      padded_.assign(p.begin(), p.end());
-      padded_.resize(p.size() + JsonEventDecoder::kPadding, '\0');
-      Event e;
-      const auto r = dec_.decode_padded(std::string_view(padded_.data(), p.size()), e);
-      Malformed why{};
-      std::string detail;
-      if (r != JsonDecodeResult::ok) reject(from_decode(r), p, dec_.last_error_detail());
-      else if (!validate(e, why, detail)) reject(why, p, detail);
-      else accept(std::move(e), out, drop);
-    }
+  if (t.empty() || t.front() != '[') {
+    decode_one(frame, out);
     return;
   }
-  Event e;
-  const auto r = dec_.decode_padded(frame, e);
-  Malformed why{};
-  std::string detail;
-  if (r != JsonDecodeResult::ok) reject(from_decode(r), frame, dec_.last_error_detail());
-  else if (!validate(e, why, detail)) reject(why, frame, detail);
-  else accept(std::move(e), out, drop);
+  std::vector<std::string_view> parts;
+  if (!split_array(t, parts)) {
+    reject(Malformed::invalid_json, frame, "unbalanced JSON array");
+    return;
+  }
+  for (std::string_view p : parts) {  // each element copied with the decoder's padding
+    padded_.assign(p.begin(), p.end());
+    padded_.resize(p.size() + JsonEventDecoder::kPadding, '\0');
+    decode_one(std::string_view(padded_.data(), p.size()), out);
+  }
 }
 
 }  // namespace cxflow::cxone

@@ -157,9 +157,9 @@ class FrameDecoder {
                std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms,
                const std::vector<KeepCondition>& keep = {});
   ~FrameDecoder();
-  // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends valid
-  // events to `out` unless `drop` is true (then they are counted as dropped_full).
-  void decode(std::string_view frame, std::vector<Event>& out, bool drop);
+  // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends the valid
+  // events that meet the pushed-down conditions to `out`.
+  void decode(std::string_view frame, std::vector<Event>& out);
   // Every message of `raw` (padded here, so `raw` is consumed), then publish_counters().
   void decode_all(RawFrames& raw, std::vector<Event>& out);
   // The events counter and the last event time are tallied here and published in one step
@@ -170,7 +170,8 @@ class FrameDecoder {
  private:
   bool validate(const Event& e, Malformed& why, std::string& detail) const;
   void reject(Malformed why, std::string_view text, const std::string& detail);
-  void accept(Event&& e, std::vector<Event>& out, bool drop);
+  // One JSON object (`text` padded): decoded, validated, checked against `keep_`.
+  void decode_one(std::string_view text, std::vector<Event>& out);
 
   const Config& cfg_;
   Counters& c_;
