@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <chrono>
@@ -78,7 +79,6 @@ struct Conn {
   bool closing = false;  // our close frame is queued; what arrives now is discarded
   std::uint64_t pause_gen = 0;
   std::int64_t last_rx_ms = 0;
-  std::minstd_rand mask_rng{std::random_device{}()};
   void close_socket() {
     error_code ignored;
     beast::get_lowest_layer(*s).socket().close(ignored);
@@ -91,6 +91,14 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 constexpr unsigned kOpClose = 0x8, kOpPing = 0x9, kOpPong = 0xA;
 constexpr std::size_t kReadChunk = 64 * 1024;
 
+// A client frame's masking key: unpredictable, as RFC 6455 10.3 asks (a guessable key lets a page
+// poison an intermediary's cache). Only the few frames we send (subscribe, pongs, pings, close).
+std::uint32_t mask_key() {
+  std::uint32_t k = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&k), sizeof k) != 1) k = std::random_device{}();
+  return k;
+}
+
 // Sec-WebSocket-Key (16 random bytes) and the Sec-WebSocket-Accept the server must answer it with.
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3), '\0');
@@ -100,8 +108,10 @@ std::string base64(const unsigned char* data, std::size_t n) {
 }
 std::string make_websocket_key() {
   unsigned char raw[16];
-  std::random_device rd;
-  for (auto& b : raw) b = static_cast<unsigned char>(rd());
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    std::random_device rd;
+    for (auto& b : raw) b = static_cast<unsigned char>(rd());
+  }
   return base64(raw, sizeof raw);
 }
 std::string websocket_accept_for(const std::string& key) {
@@ -376,7 +386,7 @@ class NetImpl final : public IoThreadNetwork {
     const std::string sub = "{\"type\":\"subscribe\",\"subscriptionId\":" + json_quote(sub_id_) + ",\"events\":[" +
                             events + "],\"format\":" + json_quote(cfg_.stream_format) + "}";
     std::string frame;
-    append_client_frame(frame, 0x1, sub, static_cast<std::uint32_t>(c->mask_rng()));
+    append_client_frame(frame, 0x1, sub, mask_key());
     auto [sec, sn] = co_await asio::async_write(*s, asio::buffer(frame), use_tuple);
     if (sec) {
       o.what = what + ": sending the subscribe message failed: " + sec.message();
@@ -452,7 +462,7 @@ class NetImpl final : public IoThreadNetwork {
   template <class S>
   void send_frame(const std::shared_ptr<Conn<S>>& c, unsigned opcode, std::string_view payload) {
     if (!c->open) return;
-    append_client_frame(c->outbox, opcode, payload, static_cast<std::uint32_t>(c->mask_rng()));
+    append_client_frame(c->outbox, opcode, payload, mask_key());
     if (c->writing) return;
     c->writing = true;
     asio::co_spawn(io_, write_out(c), asio::detached);
