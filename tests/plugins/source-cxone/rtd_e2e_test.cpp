@@ -16,6 +16,7 @@
 #include "cxflow/time.hpp"
 #include "fake_cxone.hpp"
 #include "fake_rtd.hpp"
+#include "keyed_rows.hpp"
 #include "process.hpp"
 
 using cxflow::fake::FakeRtd;
@@ -181,23 +182,14 @@ Outcome run_and_check(RtdOptions o, const std::string& source_extra = "") {
   const Rows rows = sqlite_query(d / "out.db",
                                  "SELECT window_start, queue, contacts, handled, abandoned, avg_wait, avg_handle "
                                  "FROM queue_windows ORDER BY window_start, queue");
-  EXPECT_EQ(rows.size(), expected.size()) << result.err;
-  std::int64_t total = 0;
-  for (const auto& r : rows) {
-    const auto it = expected.find({r[0], r[1]});
-    if (it == expected.end()) {
-      ADD_FAILURE() << "unexpected row " << r[0] << " " << r[1];
-      continue;
-    }
-    const Kpi& e = it->second;
+  const std::int64_t total = check_keyed_rows(rows, expected, [](const auto& r, const Kpi& e) {
     EXPECT_EQ(std::stoll(r[2]), e.contacts) << r[0] << " " << r[1];
     EXPECT_EQ(std::stoll(r[3]), e.handled) << r[0] << " " << r[1];
     EXPECT_EQ(std::stoll(r[4]), e.abandoned) << r[0] << " " << r[1];
     EXPECT_NEAR(std::stod(r[5]), e.wait_sum / static_cast<double>(e.contacts), 1e-6) << r[0] << " " << r[1];
     if (e.handled > 0) EXPECT_NEAR(std::stod(r[6]), e.handle_sum / static_cast<double>(e.handled), 1e-6) << r[0] << " " << r[1];
     else EXPECT_EQ(r[6], "") << r[0] << " " << r[1];
-    total += std::stoll(r[2]);
-  }
+  }, result.err);
   EXPECT_EQ(total, static_cast<std::int64_t>(kContacts));  // every contact exactly once
   return result;
 }

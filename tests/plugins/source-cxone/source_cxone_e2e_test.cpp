@@ -12,6 +12,7 @@
 
 #include "cxflow/time.hpp"
 #include "fake_cxone.hpp"
+#include "keyed_rows.hpp"
 #include "process.hpp"
 
 using cxflow::fake::FakeCxone;
@@ -128,22 +129,13 @@ Run run_and_check(const FakeOptions& o, std::uint64_t n, const std::string& sour
   const Rows rows = sqlite_query(d / "out.db",
                                  "SELECT window_start, queue, contacts, handled, abandoned, total_wait, total_handle "
                                  "FROM queue_windows ORDER BY window_start, queue");
-  EXPECT_EQ(rows.size(), expected.size()) << result.err;
-  std::int64_t total = 0;
-  for (const auto& r : rows) {
-    const auto it = expected.find({r[0], r[1]});
-    if (it == expected.end()) {
-      ADD_FAILURE() << "unexpected row " << r[0] << " " << r[1];
-      continue;
-    }
-    const Row& e = it->second;
+  const std::int64_t total = check_keyed_rows(rows, expected, [](const auto& r, const Row& e) {
     EXPECT_EQ(std::stoll(r[2]), e.contacts) << r[0] << " " << r[1];
     EXPECT_EQ(std::stoll(r[3]), e.handled) << r[0] << " " << r[1];
     EXPECT_EQ(std::stoll(r[4]), e.abandoned) << r[0] << " " << r[1];
     EXPECT_DOUBLE_EQ(std::stod(r[5]), e.total_wait) << r[0] << " " << r[1];
     EXPECT_DOUBLE_EQ(r[6].empty() ? 0.0 : std::stod(r[6]), e.total_handle) << r[0] << " " << r[1];
-    total += std::stoll(r[2]);
-  }
+  }, result.err);
   EXPECT_EQ(total, static_cast<std::int64_t>(n));
   return result;
 }
