@@ -70,42 +70,43 @@ void CxoneSource::stop() {
   idle_armed_ = false;
   if (!net_) return;
   net_->stop();  // closes the connection and joins the network thread
-  Batch slot;
-  RawFrames raw;
   {
     std::lock_guard<std::mutex> lock(handoff_->m);
     handoff_->stopped = true;
-    if (handoff_->slot_full) {
-      slot = std::move(handoff_->slot);
-      raw = std::move(handoff_->raw);
-    }
-    handoff_->slot_full = false;
   }
   // Everything received is emitted, oldest first, whatever the backpressure.
-  if (frames_ && !raw.empty()) frames_->decode_all(raw, slot.events);
+  Batch slot;
+  RawFrames raw;
+  take_slot(slot, raw);
+  decode(raw, slot);
   if (!slot.events.empty()) emit(slot);
   Batch rest;
   net_->take_pending(rest.events, raw);
-  if (frames_ && !raw.empty()) frames_->decode_all(raw, rest.events);
+  decode(raw, rest);
   if (!rest.events.empty()) emit(rest);
   if (frames_) frames_->flush();
+}
+
+bool CxoneSource::take_slot(Batch& b, RawFrames& raw) {
+  std::lock_guard<std::mutex> lock(handoff_->m);
+  if (!handoff_->slot_full) return false;
+  b = std::exchange(handoff_->slot, Batch{});
+  raw = std::exchange(handoff_->raw, RawFrames{});
+  handoff_->slot_full = false;
+  return true;
+}
+
+void CxoneSource::decode(RawFrames& raw, Batch& b) {
+  if (frames_ && !raw.empty()) frames_->decode_all(raw, b.events);
 }
 
 void CxoneSource::deliver() {
   if (stopped_ || handoff_->paused.load()) return;  // on_ready() delivers once there is room
   Batch b;
   RawFrames raw;
-  {
-    std::lock_guard<std::mutex> lock(handoff_->m);
-    if (!handoff_->slot_full) return;
-    b = std::move(handoff_->slot);
-    handoff_->slot = Batch{};
-    raw = std::move(handoff_->raw);
-    handoff_->raw = RawFrames{};
-    handoff_->slot_full = false;
-  }
+  if (!take_slot(b, raw)) return;
   net_->wake();  // the network thread fills the next batch while this one is decoded
-  if (frames_ && !raw.empty()) frames_->decode_all(raw, b.events);
+  decode(raw, b);
   emit(b);
 }
 

@@ -128,6 +128,7 @@ struct RtdCounters;
 class Handoff;
 class Network;
 class FrameDecoder;
+struct RawFrames;
 
 class CxoneSource final : public Source {
  public:
@@ -141,6 +142,9 @@ class CxoneSource final : public Source {
 
  private:
   void deliver();        // strand: take the hand-off slot and emit it
+  // Moves a full hand-off slot into `b` (rtd: events) and `raw` (websocket: messages).
+  bool take_slot(Batch& b, RawFrames& raw);
+  void decode(RawFrames& raw, Batch& b);  // websocket: the messages into b's events
   void on_ready();       // strand: the pipeline has room again
   void emit(Batch& b);   // strand: watermark bookkeeping + ctx.emit
   void idle_check();     // strand: idle watermark timer

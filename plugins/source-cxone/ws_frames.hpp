@@ -27,7 +27,6 @@ class RxBuffer {
   // larger than what the buffer holds). Moves the unread bytes to the front or grows as needed.
   char* prepare(std::size_t need, std::size_t& room);
   void commit(std::size_t n) noexcept { end_ += n; }
-  std::size_t capacity() const noexcept { return cap_; }
 
  private:
   std::size_t chunk_, padding_, cap_ = 0, begin_ = 0, end_ = 0;
