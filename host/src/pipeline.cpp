@@ -127,7 +127,7 @@ void parse_section(const ConfigNode& root, const std::string& file, const std::s
           errors.push_back(ConfigError{v.pos, path + ".inputs", "expected a list of component names, e.g. inputs: [calls]"});
         }
         if (c.inputs.empty() && v.is_sequence())
-          errors.push_back(ConfigError{v.pos, path + ".inputs", "'" + name + "' has no inputs: list at least one component"});
+          errors.push_back(ConfigError{v.pos, path + ".inputs", quote_value(name) + " has no inputs: list at least one component"});
       } else {
         c.config.add(key, v);
         c.config.key_pos.back() = body.key_pos[k];
@@ -135,7 +135,7 @@ void parse_section(const ConfigNode& root, const std::string& file, const std::s
     }
     if (!has_plugin) errors.push_back(ConfigError{c.pos, path, "missing 'plugin:' (which plugin runs this component)"});
     if (kind != Kind::Source && !has_inputs)
-      errors.push_back(ConfigError{c.pos, path, "'" + name + "' has no inputs: add inputs: [<component>]"});
+      errors.push_back(ConfigError{c.pos, path, quote_value(name) + " has no inputs: add inputs: [<component>]"});
     spec.components.push_back(std::move(c));
   }
 }
@@ -147,7 +147,7 @@ void check_graph(PipelineSpec& spec, std::vector<ConfigError>& errors) {
     auto [it, inserted] = by_name.emplace(c.name, &c);
     if (!inserted)
       errors.push_back(ConfigError{c.pos, c.path(),
-                                   "component name '" + c.name + "' is already used by " + it->second->path() + " at " +
+                                   "component name " + quote_value(c.name) + " is already used by " + it->second->path() + " at " +
                                        it->second->pos.str()});
     names.push_back(c.name);
   }
@@ -157,19 +157,17 @@ void check_graph(PipelineSpec& spec, std::vector<ConfigError>& errors) {
       const std::string& in = c.inputs[i];
       auto it = by_name.find(in);
       if (it == by_name.end()) {
-        std::string msg = "unknown input '" + in + "'";
-        const std::string m = closest_match(in, names);
-        if (!m.empty()) msg += "; did you mean '" + m + "'?";
+        const std::string msg = "unknown input " + quote_value(in) + did_you_mean(in, names);
         errors.push_back(ConfigError{c.input_pos[i], c.path() + ".inputs", msg});
         continue;
       }
       if (it->second->kind == Kind::Sink) {
         errors.push_back(ConfigError{c.input_pos[i], c.path() + ".inputs",
-                                     "'" + in + "' is a sink; sinks produce nothing to read"});
+                                     quote_value(in) + " is a sink; sinks produce nothing to read"});
         continue;
       }
       if (in == c.name) {
-        errors.push_back(ConfigError{c.input_pos[i], c.path() + ".inputs", "'" + c.name + "' reads its own output (a cycle)"});
+        errors.push_back(ConfigError{c.input_pos[i], c.path() + ".inputs", quote_value(c.name) + " reads its own output (a cycle)"});
         continue;
       }
       ++readers[in];
@@ -178,8 +176,8 @@ void check_graph(PipelineSpec& spec, std::vector<ConfigError>& errors) {
   for (const auto& c : spec.components) {
     if (c.kind == Kind::Sink || readers[c.name] > 0) continue;
     errors.push_back(ConfigError{c.pos, c.path(),
-                                 std::string(c.kind == Kind::Source ? "source" : "transform") + " '" + c.name +
-                                     "' is not read by any transform or sink; add it to some component's inputs or remove it"});
+                                 std::string(c.kind == Kind::Source ? "source " : "transform ") + quote_value(c.name) +
+                                     " is not read by any transform or sink; add it to some component's inputs or remove it"});
   }
   // Cycles among transforms: depth-first search with colours.
   std::map<std::string, int> colour;  // 0 white, 1 grey, 2 black
@@ -302,7 +300,7 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
     const Kind pk = c.plugin->api->kind();
     if (pk != c.spec.kind) {
       errors.push_back(ConfigError{c.spec.plugin_pos, c.spec.path() + ".plugin",
-                                   "'" + c.spec.plugin + "' is a " + kind_name(pk) + " plugin; declare it under '" +
+                                   quote_value(c.spec.plugin) + " is a " + kind_name(pk) + " plugin; declare it under '" +
                                        (pk == Kind::Source ? "sources" : pk == Kind::Transform ? "transforms" : "sinks") +
                                        "', not '" + c.spec.section() + "'"});
       continue;
@@ -316,7 +314,7 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
       errors.push_back(std::move(e));
     }
     if (!c.instance && errs.empty())
-      errors.push_back(ConfigError{c.spec.pos, c.spec.path(), "plugin '" + c.spec.plugin + "' failed to configure"});
+      errors.push_back(ConfigError{c.spec.pos, c.spec.path(), "plugin " + quote_value(c.spec.plugin) + " failed to configure"});
   }
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < p->components.size(); ++i) index[p->components[i].spec.name] = i;

@@ -16,6 +16,9 @@ struct Condition::Node {
 
 namespace {
 
+// How deep '(' and 'not' may nest (documented in condition.hpp).
+constexpr std::size_t kMaxConditionDepth = 64;
+
 using NodePtr = std::shared_ptr<const Condition::Node>;
 using Op = Condition::Node::Op;
 
@@ -34,7 +37,7 @@ class Parser {
 
   NodePtr parse() {
     NodePtr n = parse_or();
-    if (peek().kind != Token::Kind::End) fail("unexpected '" + peek().text + "'", peek().offset);
+    if (peek().kind != Token::Kind::End) fail("unexpected " + shown(peek()), peek().offset);
     return n;
   }
 
@@ -42,9 +45,26 @@ class Parser {
   [[noreturn]] void fail(const std::string& what, std::size_t offset) const {
     SourcePos p = pos_;
     if (p.line > 0) p.column += static_cast<int>(offset);
-    throw ConfigException(p, "in condition '" + std::string(text_) + "': " + what +
+    throw ConfigException(p, "in condition " + quote_value_at(text_, offset) + ": " + what +
                                  " (expected e.g. 'metrics.waitTime <= 20', 'metadata.queue in [a, b]', 'exists agentId')");
   }
+  // Words and strings from the text, bounded for a message.
+  static std::string shown(const Token& t) {
+    return t.kind == Token::Kind::End ? "the end of the condition" : quote_value(t.text);
+  }
+
+  // The parser recurses once per '(' and per 'not': past kMaxDepth the condition is refused
+  // (20,000 parentheses overflowed the stack), which also bounds the tree eval() walks.
+  struct DepthGuard {
+    DepthGuard(Parser& p, std::size_t offset) : parser(p) {
+      if (++parser.depth_ > kMaxConditionDepth)
+        parser.fail("nested deeper than " + std::to_string(kMaxConditionDepth) +
+                        " levels of '(' and 'not'; write it flatter (a or b or c needs no parentheses)",
+                    offset);
+    }
+    ~DepthGuard() { --parser.depth_; }
+    Parser& parser;
+  };
 
   void tokenize() {
     std::size_t i = 0;
@@ -117,6 +137,7 @@ class Parser {
   }
   NodePtr parse_unary() {
     if (word("not")) {
+      const DepthGuard guard(*this, peek().offset);
       next();
       auto n = std::make_shared<Condition::Node>();
       n->op = Op::Not;
@@ -124,6 +145,7 @@ class Parser {
       return n;
     }
     if (peek().kind == Token::Kind::LParen) {
+      const DepthGuard guard(*this, peek().offset);
       next();
       NodePtr inner = parse_or();
       if (peek().kind != Token::Kind::RParen) fail("missing ')'", peek().offset);
@@ -142,7 +164,7 @@ class Parser {
   FieldId field_name() {
     const Token& t = peek();
     if (t.kind != Token::Kind::Word || t.text == "and" || t.text == "or" || t.text == "not")
-      fail("expected a field name, found '" + t.text + "'", t.offset);
+      fail("expected a field name, found " + shown(t), t.offset);
     next();
     return field_(t.text);
   }
@@ -162,7 +184,7 @@ class Parser {
         if (t.text == "true") return Value(true);
         if (t.text == "false") return Value(false);
         return Value(t.text);
-      default: fail("expected a value, found '" + t.text + "'", t.offset);
+      default: fail("expected a value, found " + shown(t), t.offset);
     }
   }
   NodePtr parse_comparison() {
@@ -209,6 +231,7 @@ class Parser {
   SourcePos pos_;
   std::vector<Token> tokens_;
   std::size_t pos_i_ = 0;
+  std::size_t depth_ = 0;
 };
 
 // -1, 0, 1, or 2 when incomparable.

@@ -28,7 +28,8 @@ std::string SourcePos::str() const {
 
 std::string ConfigError::str() const {
   std::string s = pos.str() + ": ";
-  if (!path.empty()) s += "'" + path + "': ";
+  // A key path is built from the user's keys: bounded like any value (a 50 MB key).
+  if (!path.empty()) s += quote_value(path, 200) + ": ";
   return s + message;
 }
 
@@ -119,7 +120,7 @@ bool number_and_unit(std::string_view text, double& number, std::string& unit) {
   std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return true;
 }
-std::string shown(const ConfigNode& n, bool secret) { return secret ? kRedacted : "'" + n.scalar + "'"; }
+std::string shown(const ConfigNode& n, bool secret) { return secret ? kRedacted : quote_value(n.scalar); }
 bool want_scalar(const ConfigNode& n, const BindContext& cx, const char* expected) {
   if (n.is_scalar()) return true;
   cx.error(n.pos, std::string("expected ") + expected + ", found " + (n.is_map() ? "a map" : n.is_sequence() ? "a list" : "nothing"));
@@ -199,17 +200,86 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (const auto& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
+namespace {
+// A cut that does not split a UTF-8 sequence: moved back to the start of the character.
+std::size_t char_start(std::string_view v, std::size_t i) {
+  while (i > 0 && i < v.size() && (static_cast<unsigned char>(v[i]) & 0xC0) == 0x80) --i;
+  return i;
+}
+void append_escaped(std::string& out, std::string_view v) {
+  static const char* hex = "0123456789abcdef";
+  for (const char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
     }
   }
-  return best;
+}
+}  // namespace
+
+std::string quote_value(std::string_view value, std::size_t max_chars) {
+  std::string out = "'";
+  if (value.size() <= max_chars) {
+    append_escaped(out, value);
+    return out + "'";
+  }
+  append_escaped(out, value.substr(0, char_start(value, max_chars)));
+  return out + "...' (" + std::to_string(value.size()) + " characters)";
+}
+
+std::string quote_value_at(std::string_view value, std::size_t offset) {
+  if (value.size() <= kQuoteMaxChars) return quote_value(value);
+  offset = std::min(offset, value.size());
+  // The offending character about a quarter into the window: some context before, more after.
+  std::size_t begin = offset > kQuoteMaxChars / 4 ? offset - kQuoteMaxChars / 4 : 0;
+  begin = std::min(begin, value.size() - kQuoteMaxChars);
+  begin = char_start(value, begin);
+  const std::size_t end = char_start(value, std::min(value.size(), begin + kQuoteMaxChars));
+  std::string out = begin > 0 ? "'..." : "'";
+  append_escaped(out, value.substr(begin, end - begin));
+  out += end < value.size() ? "...'" : "'";
+  if (offset == value.size()) return out + " (at its end, character " + std::to_string(offset + 1) + ")";
+  return out + " (character " + std::to_string(offset + 1) + " of " + std::to_string(value.size()) + ")";
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
+  auto common_prefix = [&](std::string_view c) {
+    std::size_t n = 0;
+    while (n < word.size() && n < c.size() &&
+           std::tolower(static_cast<unsigned char>(word[n])) == std::tolower(static_cast<unsigned char>(c[n])))
+      ++n;
+    return n;
+  };
+  const std::string* best = nullptr;
+  std::size_t best_d = 0, best_prefix = 0;
+  for (const auto& c : candidates) {
+    // The distance is at least the difference in length: skip without computing it (a 50 MB
+    // key is compared in constant time).
+    const std::size_t gap = word.size() > c.size() ? word.size() - c.size() : c.size() - word.size();
+    if (gap > limit) continue;
+    const std::size_t d = edit_distance(word, c);
+    if (d > limit) continue;
+    const std::size_t prefix = common_prefix(c);
+    if (best == nullptr || d < best_d || (d == best_d && (prefix > best_prefix || (prefix == best_prefix && c < *best)))) {
+      best = &c;
+      best_d = d;
+      best_prefix = prefix;
+    }
+  }
+  return best ? *best : std::string();
+}
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  const std::string m = closest_match(word, candidates);
+  return m.empty() ? "" : "; did you mean '" + m + "'?";
 }
 
 namespace detail {
@@ -309,11 +379,11 @@ bool convert(const ConfigNode& n, std::vector<std::pair<std::string, std::string
   std::set<std::string> seen;
   for (std::size_t i = 0; i < n.items.size(); ++i) {
     if (!seen.insert(n.keys[i]).second) {
-      cx.error(n.key_pos[i], "duplicate key '" + n.keys[i] + "'");
+      cx.error(n.key_pos[i], "duplicate key " + quote_value(n.keys[i]));
       return false;
     }
     if (!n.items[i].is_scalar()) {
-      cx.error(n.items[i].pos, "expected a string value for '" + n.keys[i] + "'");
+      cx.error(n.items[i].pos, "expected a string value for " + quote_value(n.keys[i]));
       return false;
     }
     out.emplace_back(n.keys[i], n.items[i].scalar);
@@ -347,15 +417,13 @@ void check_keys(const ConfigNode& map, const std::vector<std::string>& allowed, 
   for (std::size_t i = 0; i < map.keys.size(); ++i) {
     const std::string& k = map.keys[i];
     if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      std::string msg = "unknown key '" + k + "'";
-      const std::string m = closest_match(k, allowed);
-      if (!m.empty()) msg += "; did you mean '" + m + "'?";
+      std::string msg = "unknown key " + quote_value(k) + did_you_mean(k, allowed);
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
       msg += " (allowed keys are: " + (list.empty() ? std::string("none") : list) + ")";
       cx.errors.push_back(ConfigError{map.key_pos[i], cx.path, msg});
     } else if (!seen.insert(k).second) {
-      cx.errors.push_back(ConfigError{map.key_pos[i], cx.path, "duplicate key '" + k + "'"});
+      cx.errors.push_back(ConfigError{map.key_pos[i], cx.path, "duplicate key " + quote_value(k)});
     }
   }
 }

@@ -23,10 +23,8 @@ std::string check_values(const std::string& key, const std::vector<std::string>&
     if (std::find(allowed.begin(), allowed.end(), values[i]) != allowed.end()) continue;
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    std::string msg = "'" + key + "[" + std::to_string(i) + "]': '" + values[i] + "' is not one of [" + list + "]";
-    const std::string m = closest_match(values[i], allowed);
-    if (!m.empty()) msg += "; did you mean '" + m + "'?";
-    return msg;
+    return "'" + key + "[" + std::to_string(i) + "]': " + quote_value(values[i]) + " is not one of [" + list + "]" +
+           did_you_mean(values[i], allowed);
   }
   return "";
 }

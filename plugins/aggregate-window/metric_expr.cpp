@@ -46,7 +46,7 @@ class Parser {
     skip_spaces();
     if (i_ == text_.size()) fail("the expression is empty", 0);
     const std::size_t fn_start = i_;
-    if (!is_ident_start(text_[i_])) fail("expected a function name, found '" + std::string(1, text_[i_]) + "'", i_);
+    if (!is_ident_start(text_[i_])) fail("expected a function name, found " + quote_value(text_.substr(i_, 1)), i_);
     while (i_ < text_.size() && is_ident(text_[i_])) ++i_;
     const std::string fn(text_.substr(fn_start, i_ - fn_start));
 
@@ -70,22 +70,21 @@ class Parser {
       m.percentile = percentile(fn, fn_start);
       m.field = field_argument(fn);
     } else {
-      std::string msg = "unknown function '" + fn + "'";
+      std::string msg = "unknown function " + quote_value(fn);
       // Names users bring from SQL, PromQL or spreadsheets, then the closest spelling.
       static const std::vector<std::pair<std::string, std::string>> aliases{
           {"median", "p50"},   {"average", "avg"},  {"mean", "avg"},         {"total", "sum"},
           {"minimum", "min"},  {"maximum", "max"},  {"distinct", "count_distinct"},
           {"unique", "count_distinct"}, {"count_unique", "count_distinct"}, {"cardinality", "count_distinct"},
           {"rate", "ratio"},   {"fraction", "ratio"}};
-      std::string suggestion;
+      std::string alias_of;
       for (const auto& [alias, name] : aliases)
-        if (fn == alias) suggestion = name;
-      if (suggestion.empty())
-        suggestion = closest_match(fn, {"count", "sum", "avg", "min", "max", "count_distinct", "ratio"});
+        if (fn == alias) alias_of = name;
       if (fn.rfind("percentile", 0) == 0 || fn.rfind("quantile", 0) == 0 || fn == "p")
         msg += "; write pNN(field), e.g. p90(metrics.waitTime)";
-      else if (!suggestion.empty())
-        msg += "; did you mean '" + suggestion + "'?";
+      else
+        msg += did_you_mean(alias_of.empty() ? fn : alias_of,
+                            {"count", "sum", "avg", "min", "max", "count_distinct", "ratio", "p50"});
       msg += " (functions: count, sum(f), avg(f), min(f), max(f), count_distinct(f), pNN(f), ratio(condition))";
       fail(msg, fn_start);
     }
@@ -101,16 +100,19 @@ class Parser {
       m.where_offset = i_;
       return m;
     }
-    fail("unexpected '" + std::string(text_.substr(rest)) + "' after '" + std::string(trim(text_.substr(0, rest))) +
-             "' (only 'where <condition>' may follow)",
+    fail("unexpected " + quote_value(text_.substr(rest)) + " after " + quote_value(trim(text_.substr(0, rest))) +
+             " (only 'where <condition>' may follow)",
          rest);
   }
 
  private:
   [[noreturn]] void fail(const std::string& what, std::size_t offset) const {
-    throw ConfigException(shifted(pos_, offset), "metrics." + std::string(name_) + ": " + what + " (at character " +
-                                                     std::to_string(offset + 1) + " of '" + std::string(text_) + "'); " +
-                                                     kMetricExamples);
+    // quote_value_at bounds the text quoted (a 50 MB expression) and says which character.
+    std::string at = text_.size() <= kQuoteMaxChars
+                         ? "at character " + std::to_string(offset + 1) + " of " + quote_value(text_)
+                         : quote_value_at(text_, offset);
+    throw ConfigException(shifted(pos_, offset),
+                          "metrics." + std::string(name_) + ": " + what + " (" + at + "); " + kMetricExamples);
   }
   void skip_spaces() {
     while (i_ < text_.size() && is_space(text_[i_])) ++i_;
@@ -126,7 +128,7 @@ class Parser {
     skip_spaces();
     if (i_ == text_.size() || text_[i_] != '(') fail("expected '(' after '" + fn + "'", i_);
     const std::size_t open = i_++;
-    int depth = 1;
+    std::size_t depth = 1;  // a count, not a recursion: any nesting is fine here
     while (i_ < text_.size()) {
       const char c = text_[i_];
       if (c == '\'' || c == '"') {
@@ -151,8 +153,8 @@ class Parser {
     if (f.empty()) fail("'" + fn + "' needs a field, e.g. " + fn + "(metrics.waitTime)", offset);
     for (char c : f)
       if (is_space(c) || std::string_view("()[],=!<>'\"").find(c) != std::string_view::npos)
-        fail("expected one field name inside " + fn + "(...), found '" + std::string(f) +
-                 "' (a condition goes after the parenthesis: " + fn + "(f) where <condition>)",
+        fail("expected one field name inside " + fn + "(...), found " + quote_value(f) +
+                 " (a condition goes after the parenthesis: " + fn + "(f) where <condition>)",
              offset);
     return std::string(f);
   }
@@ -163,12 +165,12 @@ class Parser {
     const double q = std::strtod(digits.c_str(), &end);
     const bool number = end == digits.c_str() + digits.size() &&
                         digits.find_first_not_of("0123456789.") == std::string::npos;
-    if (!number) fail("'" + fn + "' is not a percentile; write pNN with 0 < NN <= 100, e.g. p50, p90, p99.9", at);
+    if (!number) fail(quote_value(fn) + " is not a percentile; write pNN with 0 < NN <= 100, e.g. p50, p90, p99.9", at);
     if (!(q > 0.0 && q <= 100.0))
-      fail("percentile '" + fn + "' is out of range: it must be above 0 and at most 100 (e.g. p50, p90, p99.9)", at);
+      fail("percentile " + quote_value(fn) + " is out of range: it must be above 0 and at most 100 (e.g. p50, p90, p99.9)", at);
     const double e4 = q * 10000.0;
     if (std::fabs(e4 - std::round(e4)) > 1e-6)
-      fail("percentile '" + fn + "' has too many decimals (at most 4, e.g. p99.99)", at);
+      fail("percentile " + quote_value(fn) + " has too many decimals (at most 4, e.g. p99.99)", at);
     return static_cast<PercentileE4>(std::llround(e4));
   }
 

@@ -260,10 +260,8 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
       for (std::size_t k = 0; k < v.keys.size(); ++k) {
         const std::string& key = v.keys[k];
         if (std::find(column_keys.begin(), column_keys.end(), key) == column_keys.end()) {
-          std::string msg = "'columns." + name + "." + key + "': unknown key";
-          const std::string m = closest_match(key, column_keys);
-          if (!m.empty()) msg += "; did you mean '" + m + "'?";
-          throw ConfigException(v.key_pos[k], msg + " (allowed keys are: field, type, default)");
+          throw ConfigException(v.key_pos[k], "'columns." + name + "." + key + "': unknown key" +
+                                                  did_you_mean(key, column_keys) + " (allowed keys are: field, type, default)");
         }
         for (std::size_t j = 0; j < k; ++j)
           if (v.keys[j] == key) throw ConfigException(v.key_pos[k], "'columns." + name + "." + key + "': duplicate key");
@@ -275,10 +273,8 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
         if (!t->is_scalar()) throw ConfigException(t->pos, where + ".type: expected one of text, integer, real, any");
         auto type = parse_type(t->scalar);
         if (!type) {
-          std::string msg = "'columns." + name + ".type': '" + t->scalar + "' is not one of [text, integer, real, any]";
-          const std::string m = closest_match(t->scalar, type_names);
-          if (!m.empty()) msg += "; did you mean '" + m + "'?";
-          throw ConfigException(t->pos, msg);
+          throw ConfigException(t->pos, "'columns." + name + ".type': " + quote_value(t->scalar) +
+                                            " is not one of [text, integer, real, any]" + did_you_mean(t->scalar, type_names));
         }
         col.type = *type;
       }
@@ -305,7 +301,7 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
         if (!d->is_scalar()) throw ConfigException(d->pos, "'columns." + name + ".default': expected a scalar value");
         auto dv = default_for(d->scalar, col.type);
         if (!dv)
-          throw ConfigException(d->pos, "'columns." + name + ".default': '" + d->scalar + "' is not " +
+          throw ConfigException(d->pos, "'columns." + name + ".default': " + quote_value(d->scalar) + " is not " +
                                             (col.type == ColumnType::Integer ? "an integer" : "a number") +
                                             ", as the column's type " + type_name(col.type) + " requires");
         col.default_value = std::move(*dv);
@@ -319,10 +315,8 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
   for (const auto& k : cfg_.key) {
     auto it = std::find_if(columns_.begin(), columns_.end(), [&](const Column& c) { return iequals(c.name, k); });
     if (it == columns_.end()) {
-      std::string msg = "'key': '" + k + "' is not one of the configured columns [" + join(names) + "]";
-      const std::string m = closest_match(k, names);
-      if (!m.empty()) msg += "; did you mean '" + m + "'?";
-      throw ConfigException({}, msg + " (every key column must be listed under 'columns')");
+      throw ConfigException({}, "'key': " + quote_value(k) + " is not one of the configured columns [" + join(names) + "]" +
+                                    did_you_mean(k, names) + " (every key column must be listed under 'columns')");
     }
     if (it->is_key) throw ConfigException({}, "'key': column '" + k + "' is listed twice");
     it->is_key = true;

@@ -91,11 +91,6 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
-  const std::string m = closest_match(word, candidates);
-  return m.empty() ? "" : "; did you mean '" + m + "'?";
-}
-
 void append_int(std::string& out, std::int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);

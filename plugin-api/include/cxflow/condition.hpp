@@ -13,6 +13,11 @@
 // true/false compare with booleans. Numeric comparison when both sides are numbers, string
 // comparison otherwise. A missing (or null) field makes every comparison false, including !=
 // and "not in": write `not exists f or f != x` to include it.
+//
+// Limits: '(' and 'not' nest at most 64 levels deep (`not not x` is two, `((a))` is two); a
+// deeper condition is refused with the position of the '(' or 'not' past the limit. `a or b
+// or c ...` and `a and b and ...` are flat and have no limit. Messages quote at most a few dozen
+// characters of the condition, around the offending one.
 #pragma once
 
 #include <functional>

@@ -111,10 +111,26 @@ std::optional<ByteSize> parse_size(std::string_view text);
 std::string format_size(ByteSize s);
 std::optional<bool> parse_bool(std::string_view text);
 
-// Levenshtein distance: the basis of "did you mean".
+// Every message that quotes a user's value goes through quote_value, so a 50 MB scalar cannot
+// become a 50 MB message: at most kQuoteMaxChars bytes of it, in single quotes, control
+// characters escaped (\n, \t, \xNN), and when it was cut, "..." plus the full length:
+//   'abc'    'aaaaaaaa...' (50000000 characters)
+// A longer `max_chars` is for values that are names built by cxflow (key paths).
+inline constexpr std::size_t kQuoteMaxChars = 40;
+std::string quote_value(std::string_view value, std::size_t max_chars = kQuoteMaxChars);
+// Same, the window placed around byte `offset` (an error in the middle of a long value):
+//   '...((((((((x...' (character 20001 of 40002)    '...a <=' (at its end, character 9)
+std::string quote_value_at(std::string_view value, std::size_t offset);
+
+// Levenshtein distance (ASCII case ignored): the basis of "did you mean".
 std::size_t edit_distance(std::string_view a, std::string_view b);
-// The closest candidate within a sensible distance, or "".
+// The closest candidate within a sensible distance (at most max(2, size/3) edits), or "".
+// Deterministic whatever the candidates' order: the smallest edit distance wins, then the
+// longest common prefix, then the alphabetically first ("sped" -> "speed", not "seed").
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// "; did you mean 'x'?" with closest_match's pick, or "" when nothing is close. Every
+// "did you mean" in cxflow comes from here.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 
 // ---- Schema description (what `plugins describe` prints) -----------------------------------
 
@@ -387,7 +403,7 @@ class Schema {
             out.*member = value;
             return;
           }
-        cx.error(n.pos, "'" + text + "' is not one of " + join_allowed(k.allowed) + did_you_mean(text, k.allowed));
+        cx.error(n.pos, quote_value(text) + " is not one of " + join_allowed(k.allowed) + did_you_mean(text, k.allowed));
       } else {
         M value{};
         if (!detail::convert(n, value, cx, k.secret)) return;
@@ -396,14 +412,14 @@ class Schema {
             bool ok = false;
             for (const auto& a : k.allowed) ok = ok || a == value;
             if (!ok) {
-              cx.error(n.pos, "'" + value + "' is not one of " + join_allowed(k.allowed) + did_you_mean(value, k.allowed));
+              cx.error(n.pos, quote_value(value) + " is not one of " + join_allowed(k.allowed) + did_you_mean(value, k.allowed));
               return;
             }
           }
         }
         if (auto num = detail::numeric(value)) {
           if ((k.min && *num < *k.min) || (k.max && *num > *k.max)) {
-            cx.error(n.pos, detail::format_range_error(k, *num, k.secret ? std::string(kRedacted) : "'" + n.scalar + "'"));
+            cx.error(n.pos, detail::format_range_error(k, *num, k.secret ? std::string(kRedacted) : quote_value(n.scalar)));
             return;
           }
         }
@@ -414,10 +430,6 @@ class Schema {
       std::string s;
       for (const auto& a : v) s += (s.empty() ? "" : ", ") + a;
       return "[" + s + "]";
-    }
-    static std::string did_you_mean(const std::string& w, const std::vector<std::string>& v) {
-      std::string m = closest_match(w, v);
-      return m.empty() ? "" : "; did you mean '" + m + "'?";
     }
   };
 
