@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "dispatch.hpp"
 #include "log.hpp"
 
 namespace cxflow::host {
@@ -90,16 +91,14 @@ struct Runtime::Impl {
 // Full batches, end-of-stream and a half-full queue wake the consumer at once.
 constexpr std::chrono::milliseconds kSmallBatchDelay{10};
 
-struct Node final : SourceContext {
+struct Node final : SourceContext, DispatchHost {
   Node(Runtime::Impl& rt, Component& c, std::size_t lane, asio::io_context& io)
       : rt(rt), c(c), lane(lane), strand(asio::make_strand(io)), nudge_timer(strand), prefix(c.prefix()),
         in_count(c.counters->get("events_in")), out_count(c.counters->get("events_out")),
-        dropped(c.counters->get("dropped")), errors(c.counters->get("errors")),
         depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
-        depth_peak(c.counters->get("queue_peak")) {
-    input_wm.assign(c.inputs.size(), kNoWatermark);
-    input_eos.assign(c.inputs.size(), false);
-  }
+        depth_peak(c.counters->get("queue_peak")),
+        driver(*c.instance, c.inputs.size(), static_cast<std::size_t>(rt.pipeline.runtime.batch_events), *this,
+               DispatchCounters{in_count, out_count, c.counters->get("dropped"), c.counters->get("errors")}) {}
 
   Runtime::Impl& rt;
   Component& c;
@@ -111,8 +110,6 @@ struct Node final : SourceContext {
   std::string prefix;
   Counter& in_count;
   Counter& out_count;
-  Counter& dropped;
-  Counter& errors;
   Counter& depth;
   Counter& depth_bytes;
   Counter& depth_peak;  // high-water mark of queue_depth: proves the queue stayed bounded
@@ -127,13 +124,7 @@ struct Node final : SourceContext {
   std::vector<std::function<void()>> room_waiters;
 
   // Strand-only state.
-  std::vector<std::int64_t> input_wm;
-  std::vector<bool> input_eos;
-  std::int64_t current_wm = kNoWatermark;
-  bool finished = false;  // end of stream sent downstream (or sink done)
-  bool failed = false;
-  bool started = false;
-  Batch out;  // transform output being assembled
+  ComponentDriver driver;  // the dispatch rules (dispatch.hpp)
   std::map<TimerId, std::unique_ptr<asio::steady_timer>> timers;
   TimerId next_timer = 1;
 
@@ -182,11 +173,11 @@ struct Node final : SourceContext {
     asio::post(strand, [this] { drain(); });
   }
 
+  // ---- DispatchHost ----
   // Sends a batch to every output. Returns true if every output still has room.
   // A small batch bound for another thread does not wake it: it waits for the next batch that
   // does, or for kSmallBatchDelay, whichever comes first; it keeps its place in the queue.
-  bool deliver(Batch&& b) {
-    out_count.add(b.events.size());
+  bool deliver(Batch&& b) override {
     if (outputs.empty()) return true;
     const bool quiet = !b.end_of_stream && b.events.size() * 4 < static_cast<std::size_t>(rt.pipeline.runtime.batch_events);
     auto shared = std::make_shared<Batch>(std::move(b));
@@ -198,6 +189,14 @@ struct Node final : SourceContext {
       if (!wake) nudge_later(o);
     }
     return room;
+  }
+  void failed(const char* call, std::string_view message) override {
+    rt.node_failed(*this, call ? std::string(call) + ": " + std::string(message) : std::string(message));
+  }
+  void sink_finished() override { rt.sink_finished(); }
+  void source_ended() override {
+    for (auto& [id, t] : timers) t->cancel();
+    timers.clear();
   }
 
   // On the strand.
@@ -243,7 +242,9 @@ struct Node final : SourceContext {
         if (has_room_locked()) wake.swap(room_waiters);
       }
       for (auto& w : wake) w();
-      handle(item);
+      // The batch is ours to modify only if no other consumer shares it.
+      const bool exclusive = item.batch.use_count() == 1;
+      driver.receive(item.slot, *item.batch, exclusive);
     }
     asio::post(strand, [this] { drain(); });
   }
@@ -255,135 +256,6 @@ struct Node final : SourceContext {
     }
     return true;
   }
-
-  void handle(Item& item) {
-    Batch& in_ref = *item.batch;
-    const std::int64_t wm = in_ref.watermark_ms;
-    const bool eos = in_ref.end_of_stream;
-    if (!in_ref.events.empty()) {
-      in_count.add(in_ref.events.size());
-      if (failed || finished) {
-        dropped.add(in_ref.events.size());
-      } else if (kind() == Kind::Transform) {
-        // The batch is ours to modify only if no other consumer shares it.
-        std::shared_ptr<Batch> own = item.batch.use_count() == 1 ? item.batch : std::make_shared<Batch>(in_ref);
-        own->watermark_ms = kNoWatermark;
-        own->end_of_stream = false;
-        check(transform().process(*own, output), "process");
-      } else if (kind() == Kind::Sink) {
-        check(sink().write(in_ref), "write");
-      }
-    }
-    item.batch.reset();
-    if (wm != kNoWatermark && item.slot < input_wm.size()) {
-      input_wm[item.slot] = std::max(input_wm[item.slot], wm);
-      advance_watermark();
-    }
-    if (eos && item.slot < input_eos.size() && !input_eos[item.slot]) {
-      input_eos[item.slot] = true;
-      bool all = true;
-      for (bool e : input_eos) all = all && e;
-      if (all) finish();
-      else advance_watermark();  // an ended input no longer holds the minimum back
-    }
-    flush_output();
-  }
-
-  void advance_watermark() {
-    if (failed || finished) return;
-    std::int64_t m = std::numeric_limits<std::int64_t>::max();
-    bool any = false;
-    for (std::size_t i = 0; i < input_wm.size(); ++i) {
-      if (input_eos[i]) continue;
-      any = true;
-      m = std::min(m, input_wm[i]);
-    }
-    if (!any || m == kNoWatermark || m <= current_wm) return;
-    current_wm = m;
-    if (kind() == Kind::Transform) {
-      check(transform().on_watermark(m, output), "on_watermark");
-      out.watermark_ms = m;
-    } else if (kind() == Kind::Sink) {
-      check(sink().on_watermark(m), "on_watermark");
-    }
-  }
-
-  // Every input ended: flush, forward end-of-stream, and for a sink, commit and finish.
-  void finish() {
-    if (finished) return;
-    if (!failed) {
-      if (kind() == Kind::Transform) check(transform().on_end_of_stream(output), "on_end_of_stream");
-      else if (kind() == Kind::Sink) check(sink().on_end_of_stream(), "on_end_of_stream");
-    }
-    finished = true;
-    if (kind() == Kind::Transform) {
-      out.end_of_stream = true;
-      flush_output();
-    } else if (kind() == Kind::Sink) {
-      rt.sink_finished();
-    }
-  }
-
-  void flush_output() {
-    if (kind() != Kind::Transform || out.empty()) return;
-    Batch b = std::exchange(out, Batch{});
-    deliver(std::move(b));
-  }
-
-  // On the strand: a failed call stops this component at once, before the next queued batch.
-  void check(const Status& s, const char* what) {
-    if (s.ok) return;
-    errors.add();
-    rt.node_failed(*this, std::string(what) + ": " + s.message);
-    fail_here();
-  }
-
-  // On the strand, right after a failure: stop consuming; downstream gets end-of-stream so it
-  // commits what it already accepted.
-  void fail_here() {
-    if (failed) return;
-    failed = true;
-    if (kind() == Kind::Transform && !finished) {
-      finished = true;
-      out.events.clear();
-      out.end_of_stream = true;
-      flush_output();
-    } else if (kind() == Kind::Sink && !finished) {
-      finished = true;
-      rt.sink_finished();
-    } else if (kind() == Kind::Source && !finished) {
-      end_of_stream();
-    }
-  }
-
-  TransformInstance& transform() { return static_cast<TransformInstance&>(*c.instance); }
-  SinkInstance& sink() { return static_cast<SinkInstance&>(*c.instance); }
-  SourceInstance& source() { return static_cast<SourceInstance&>(*c.instance); }
-
-  // ---- Emitter (transform output) ----
-  struct Output final : Emitter {
-    explicit Output(Node& n) : n(n) {}
-    Node& n;
-    void emit(Event&& e) override {
-      n.out.events.push_back(std::move(e));
-      spill();
-    }
-    void emit(Batch&& b) override {
-      if (n.out.events.empty()) n.out.events = std::move(b.events);
-      else
-        for (auto& e : b.events) n.out.events.push_back(std::move(e));
-      spill();
-    }
-    // A transform that emits a lot in one call sends it on in bounded pieces.
-    void spill() {
-      if (n.out.events.size() < static_cast<std::size_t>(n.rt.pipeline.runtime.batch_events)) return;
-      Batch full;
-      full.events = std::move(n.out.events);
-      n.out.events.clear();
-      n.deliver(std::move(full));
-    }
-  };
-  Output output{*this};
 
   // ---- Context ----
   const std::string& component_name() const noexcept override { return c.spec.name; }
@@ -397,11 +269,7 @@ struct Node final : SourceContext {
     it->second->cancel();
     timers.erase(it);
   }
-  void fail(std::string_view message) override {
-    errors.add();
-    rt.node_failed(*this, message);
-    fail_here();
-  }
+  void fail(std::string_view message) override { driver.fail(message); }
   TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override {
     const TimerId id = next_timer++;
     auto t = std::make_unique<asio::steady_timer>(strand, std::chrono::milliseconds(std::max<std::int64_t>(0, delay_ms)));
@@ -411,47 +279,22 @@ struct Node final : SourceContext {
       if (it == timers.end()) return;
       auto keep = std::move(it->second);  // the timer must outlive its own handler
       timers.erase(it);
-      if (!failed) fn();
+      if (!driver.failed()) fn();
     });
     timers.emplace(id, std::move(t));
     return id;
   }
   void post_raw(std::function<void()> fn) override {
     asio::post(strand, [this, fn = std::move(fn)] {
-      if (!failed) fn();
+      if (!driver.failed()) fn();
     });
   }
 
   // ---- SourceContext ----
-  bool emit(Batch&& b) override {
-    if (finished) {
-      dropped.add(b.events.size());
-      return true;
-    }
-    const bool eos = b.end_of_stream;
-    b.end_of_stream = false;
-    const bool room = deliver(std::move(b));
-    if (eos) end_of_stream();
-    return room;
-  }
+  bool emit(Batch&& b) override { return driver.source_emit(std::move(b)); }
   void when_ready_raw(std::function<void()> fn) override { on_outputs_ready(std::move(fn)); }
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return c.pushed; }
-  void end_of_stream() override {
-    if (finished) return;
-    finished = true;
-    Batch b;
-    b.end_of_stream = true;
-    deliver(std::move(b));
-    for (auto& [id, t] : timers) t->cancel();
-    timers.clear();
-  }
-
-  // Source shutdown on drain (strand).
-  void stop_source() {
-    if (finished) return;
-    if (started && !failed) check(source().stop(), "stop");
-    end_of_stream();
-  }
+  void end_of_stream() override { driver.source_end_of_stream(); }
 };
 
 void Runtime::Impl::start_drain(const char* why) {
@@ -460,7 +303,7 @@ void Runtime::Impl::start_drain(const char* why) {
   for (auto& n : nodes)
     if (n->kind() == Kind::Source) {
       Node* node = n.get();
-      asio::post(node->strand, [node] { node->stop_source(); });
+      asio::post(node->strand, [node] { node->driver.stop_source(); });
     }
 }
 
@@ -576,13 +419,7 @@ int Runtime::run() {
   // Start downstream first so nothing is emitted into a component that is not ready.
   for (auto it = rt.nodes.rbegin(); it != rt.nodes.rend(); ++it) {
     Node* n = it->get();
-    asio::post(n->strand, [n] {
-      Status s;
-      if (n->kind() == Kind::Sink) s = n->sink().start(*n);
-      else if (n->kind() == Kind::Transform) s = n->transform().start(*n);
-      n->started = s.ok;
-      n->check(s, "start");
-    });
+    if (n->kind() != Kind::Source) asio::post(n->strand, [n] { n->driver.start(*n); });
   }
   log_line(LogLevel::Info, "[host]", describe_placement(rt));
   for (auto& n : rt.nodes)
@@ -593,10 +430,8 @@ int Runtime::run() {
                  "pushdown from '" + rt.pipeline.components[node->c.pushed_from].spec.name +
                      "': only events with " + describe_conditions(node->c.pushed) + " have any effect downstream");
       asio::post(node->strand, [node] {
-        if (node->rt.draining) return node->end_of_stream();
-        const Status s = node->source().start(*node);
-        node->started = s.ok;
-        node->check(s, "start");
+        if (node->rt.draining) return node->driver.source_end_of_stream();
+        node->driver.start_source(*node);
       });
     }
 
@@ -697,11 +532,10 @@ int Runtime::run() {
     n->timers.clear();
     n->nudge_timer.cancel();
   }
-  for (auto& n : rt.nodes)
-    if (n->kind() != Kind::Source && n->started) {
-      const Status s = n->c.instance->stop();
-      if (!s.ok) log_line(LogLevel::Error, n->prefix, "stop: " + s.message);
-    }
+  for (auto& n : rt.nodes) {
+    const Status s = n->driver.stop_instance();
+    if (!s.ok) log_line(LogLevel::Error, n->prefix, "stop: " + s.message);
+  }
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto t = totals();
