@@ -19,14 +19,21 @@ ComponentDriver::ComponentDriver(InstanceBase& instance, std::size_t inputs, std
 
 void ComponentDriver::start(Context& ctx) {
   Status s;
-  if (kind_ == Kind::Sink) s = sink().start(ctx);
-  else if (kind_ == Kind::Transform) s = transform().start(ctx);
+  {
+    InCall in(*this, "start");
+    if (kind_ == Kind::Sink) s = sink().start(ctx);
+    else if (kind_ == Kind::Transform) s = transform().start(ctx);
+  }
   started_ = s.ok;
   check(s, "start");
 }
 
 void ComponentDriver::start_source(SourceContext& ctx) {
-  const Status s = source().start(ctx);
+  Status s;
+  {
+    InCall in(*this, "start");
+    s = source().start(ctx);
+  }
   started_ = s.ok;
   check(s, "start");
 }
@@ -42,14 +49,29 @@ void ComponentDriver::receive(std::size_t slot, Batch& in, bool exclusive) {
       if (exclusive) {
         in.watermark_ms = kNoWatermark;
         in.end_of_stream = false;
-        check(transform().process(in, output_), "process");
+        Status s;
+        {
+          InCall call(*this, "process");
+          s = transform().process(in, output_);
+        }
+        check(s, "process");
       } else {
         Batch own;  // another consumer shares the batch: this one gets its own copy
         own.events = in.events;
-        check(transform().process(own, output_), "process");
+        Status s;
+        {
+          InCall call(*this, "process");
+          s = transform().process(own, output_);
+        }
+        check(s, "process");
       }
     } else if (kind_ == Kind::Sink) {
-      check(sink().write(in), "write");
+      Status s;
+      {
+        InCall call(*this, "write");
+        s = sink().write(in);
+      }
+      check(s, "write");
     }
   }
   if (wm != kNoWatermark && slot < input_wm_.size()) {
@@ -75,20 +97,27 @@ void ComponentDriver::advance_watermark() {
   }
   if (!any || m == kNoWatermark || m <= current_wm_) return;
   current_wm_ = m;
-  if (kind_ == Kind::Transform) {
-    check(transform().on_watermark(m, output_), "on_watermark");
-    if (!failed_) out_.watermark_ms = m;
-  } else if (kind_ == Kind::Sink) {
-    check(sink().on_watermark(m), "on_watermark");
+  Status s;
+  {
+    InCall call(*this, "on_watermark");
+    if (kind_ == Kind::Transform) s = transform().on_watermark(m, output_);
+    else if (kind_ == Kind::Sink) s = sink().on_watermark(m);
   }
+  check(s, "on_watermark");
+  if (kind_ == Kind::Transform && !failed_) out_.watermark_ms = m;
 }
 
 // Every input ended: flush, forward end-of-stream, and for a sink, commit and finish.
 void ComponentDriver::finish() {
   if (finished_) return;
   if (!failed_) {
-    if (kind_ == Kind::Transform) check(transform().on_end_of_stream(output_), "on_end_of_stream");
-    else if (kind_ == Kind::Sink) check(sink().on_end_of_stream(), "on_end_of_stream");
+    Status s;
+    {
+      InCall call(*this, "on_end_of_stream");
+      if (kind_ == Kind::Transform) s = transform().on_end_of_stream(output_);
+      else if (kind_ == Kind::Sink) s = sink().on_end_of_stream();
+    }
+    check(s, "on_end_of_stream");
     if (failed_) return;  // fail_here() already ended it
   }
   finished_ = true;
@@ -201,12 +230,20 @@ void ComponentDriver::source_end_of_stream() {
 
 void ComponentDriver::stop_source() {
   if (finished_) return;
-  if (started_ && !failed_) check(source().stop(), "stop");
+  if (started_ && !failed_) {
+    Status s;
+    {
+      InCall call(*this, "stop");
+      s = source().stop();
+    }
+    check(s, "stop");
+  }
   source_end_of_stream();
 }
 
 Status ComponentDriver::stop_instance() {
   if (kind_ == Kind::Source || !started_) return {};
+  InCall call(*this, "stop");
   return instance_.stop();
 }
 

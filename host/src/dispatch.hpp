@@ -13,6 +13,7 @@
 //   plugin gets no more calls except the final stop().
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,27 @@ class ComponentDriver {
 
   Emitter& emitter() noexcept { return output_; }
 
+  // Which call into the plugin runs now ("process", "write", "timer"...; nullptr: none) and how
+  // many calls began so far: written only on the component's logical thread, read by the
+  // runtime's stall watchdog from another.
+  const char* current_call() const noexcept { return call_.load(std::memory_order_relaxed); }
+  std::uint64_t calls() const noexcept { return calls_.load(std::memory_order_relaxed); }
+  // Marks a call into plugin code the host makes outside the driver (timer and posted callbacks).
+  class InCall {
+   public:
+    InCall(ComponentDriver& d, const char* call) noexcept : d_(d), prev_(d.call_.load(std::memory_order_relaxed)) {
+      d_.calls_.store(d_.calls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      d_.call_.store(call, std::memory_order_relaxed);
+    }
+    ~InCall() { d_.call_.store(prev_, std::memory_order_relaxed); }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+   private:
+    ComponentDriver& d_;
+    const char* prev_;
+  };
+
  private:
   struct Output final : Emitter {
     explicit Output(ComponentDriver& d) : d(d) {}
@@ -111,6 +133,8 @@ class ComponentDriver {
   bool failed_ = false;
   Batch out_;  // transform output being assembled
   Output output_{*this};
+  std::atomic<const char*> call_{nullptr};
+  std::atomic<std::uint64_t> calls_{0};
 };
 
 }  // namespace cxflow::host
