@@ -11,6 +11,7 @@ ComponentDriver::ComponentDriver(InstanceBase& instance, std::size_t inputs, std
                                  DispatchCounters counters)
     : instance_(instance),
       kind_(instance.kind()),
+      reads_only_(kind_ == Kind::Transform && static_cast<TransformInstance&>(instance).reads_only()),
       batch_events_(std::max<std::size_t>(1, batch_events)),
       host_(host),
       counters_(counters),
@@ -55,7 +56,15 @@ void ComponentDriver::receive(std::size_t slot, Batch& in, bool exclusive) {
           s = transform().process(in, output_);
         }
         check(s, "process");
+      } else if (reads_only_) {
+        Status s;  // another consumer shares the batch, and this one only reads it
+        {
+          InCall call(*this, "process");
+          s = transform().process_shared(in, output_);
+        }
+        check(s, "process");
       } else {
+        counters_.copied.add(in.events.size());
         Batch own;  // another consumer shares the batch: this one gets its own copy
         own.events = in.events;
         Status s;

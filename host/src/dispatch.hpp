@@ -43,6 +43,7 @@ struct DispatchCounters {
   Counter& events_out;
   Counter& dropped;
   Counter& errors;
+  Counter& copied;  // events copied because a transform that may modify its batch shares it
 };
 
 class ComponentDriver {
@@ -63,7 +64,7 @@ class ComponentDriver {
   void start_source(SourceContext& ctx);
 
   // One batch from input `slot`. With `exclusive`, the batch is this call's own and a transform
-  // may modify or move it; otherwise a transform gets a copy.
+  // may modify or move it; otherwise a transform gets a copy, unless it is a ReadOnlyTransform.
   void receive(std::size_t slot, Batch& in, bool exclusive);
 
   // Context::fail() from the component's own code.
@@ -122,6 +123,7 @@ class ComponentDriver {
 
   InstanceBase& instance_;
   const Kind kind_;
+  const bool reads_only_;  // a ReadOnlyTransform
   const std::size_t batch_events_;
   DispatchHost& host_;
   DispatchCounters counters_;

@@ -91,7 +91,8 @@ struct Node final : SourceContext, DispatchHost {
         depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
         depth_peak(c.counters->get("queue_peak")),
         driver(*c.instance, c.inputs.size(), static_cast<std::size_t>(rt.pipeline.runtime.batch_events), *this,
-               DispatchCounters{in_count, out_count, c.counters->get("dropped"), c.counters->get("errors")}) {}
+               DispatchCounters{in_count, out_count, c.counters->get("dropped"), c.counters->get("errors"),
+                                c.counters->get("copied")}) {}
 
   Runtime::Impl& rt;
   Component& c;

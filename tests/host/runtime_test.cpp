@@ -354,3 +354,29 @@ TEST(Runtime, TheWatchdogNamesAComponentStuckInOneCall) {
   for (std::size_t at = 0; (at = r.err.find("is inside process()", at)) != std::string::npos; ++at) ++warnings;
   EXPECT_EQ(warnings, 1u) << "once per stuck call\n" << r.err;
 }
+
+// A fan-out: one source read by three aggregates (ReadOnlyTransform: they take the batch as
+// const) and two pass-through transforms (which may modify it). Every consumer shares each batch;
+// only the ones that may modify it get a copy.
+TEST(Runtime, AFanOutToReadOnlyTransformsCopiesNoBatch) {
+  TempDir d;
+  std::string y = "sources:\n  nums: {plugin: test-source, count: 10000, batch: 100}\ntransforms:\n";
+  for (const char* a : {"a", "b", "c"})
+    y += std::string("  ") + a + ": {plugin: aggregate-window, inputs: [nums], window: 60s, metrics: {n: count}}\n";
+  y += "  p: {plugin: test-transform, inputs: [nums]}\n  q: {plugin: test-transform, inputs: [nums]}\nsinks:\n";
+  for (const char* t : {"a", "b", "c", "p", "q"})
+    y += std::string("  out_") + t + ": {plugin: test-sink, inputs: [" + t + "], path: " + (d / (std::string(t) + ".txt")).string() + "}\n";
+  auto r = run_process({cxflow_bin(), "run", d.write("p.yaml", y).string(), "--plugin-dir", kDir, "--plugin-dir", CXFLOW_PLUGIN_DIR});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* a : {"a", "b", "c"}) {
+    const std::string prefix = std::string("[transform:aggregate-window:") + a + "]";
+    EXPECT_EQ(counter_in(r.err, prefix, "events_in"), 10000) << r.err;
+    EXPECT_EQ(counter_in(r.err, prefix, "copied"), -1) << "a read-only transform is handed the shared batch\n" << r.err;
+    EXPECT_EQ(lines_of(d / (std::string(a) + ".txt")).size(), 167u + 1) << "10000 s of events in 60 s windows, then END";
+  }
+  const auto p = std::max<std::int64_t>(0, counter_in(r.err, "[transform:test-transform:p]", "copied"));
+  const auto q = std::max<std::int64_t>(0, counter_in(r.err, "[transform:test-transform:q]", "copied"));
+  EXPECT_GE(p + q, 10000) << "of two that may modify a shared batch, the first to take it gets a copy\n" << r.err;
+  EXPECT_EQ(lines_of(d / "p.txt").size(), 10001u);
+  EXPECT_EQ(lines_of(d / "q.txt").size(), 10001u);
+}

@@ -251,7 +251,8 @@ void Harness::start() {
   impl_->table.freeze();
   impl_->driver.emplace(*impl_->instance, impl_->kind() == Kind::Source ? 0 : impl_->inputs, impl_->batch_events, *impl_,
                         host::DispatchCounters{impl_->counter("events_in"), impl_->counter("events_out"),
-                                               impl_->counter("dropped"), impl_->counter("errors")});
+                                               impl_->counter("dropped"), impl_->counter("errors"),
+                                               impl_->counter("copied")});
   impl_->running = true;
   if (impl_->kind() == Kind::Source) impl_->driver->start_source(*impl_);
   else impl_->driver->start(*impl_);
