@@ -36,6 +36,9 @@ const Schema<RuntimeSettings>& runtime_schema() {
           "On shutdown, how long to wait for in-flight batches and open windows to be written before giving up")
         .def("30s")
         .min(100);
+    s.key("stall_warning", &RuntimeSettings::stall_warning,
+          "Log a warning naming a component that has been inside one call (process, write, a timer...) this long (0 = never)")
+        .def("10s");
     s.key("pushdown", &RuntimeSettings::pushdown,
           "Hand a source the conditions its only consumer promises to filter on (e.g. filter-interaction's "
           "event_types and states), so it can drop what would be discarded before decoding it in full")

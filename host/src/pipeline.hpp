@@ -40,6 +40,7 @@ struct RuntimeSettings {
   Duration status_interval{1000};
   Duration log_interval{10'000};
   Duration drain_timeout{30'000};
+  Duration stall_warning{10'000};  // warn when a component is inside one call this long (0 = never)
   bool pushdown = true;  // hand a source its only consumer's KeepConditions
 };
 const Schema<RuntimeSettings>& runtime_schema();

@@ -4,7 +4,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
@@ -14,9 +13,13 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "dispatch.hpp"
 #include "log.hpp"
+#include "status.hpp"
+#include "time_service.hpp"
 
 namespace cxflow::host {
 
@@ -25,34 +28,16 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 
 namespace {
 
-class RealClock final : public Clock {
- public:
-  std::int64_t wall_ms() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  }
-  std::int64_t steady_ms() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  }
-};
-const RealClock g_clock;
-
 struct Item {
   std::shared_ptr<Batch> batch;
   std::size_t slot = 0;  // which of the consumer's inputs it came from
   std::size_t bytes = 0;
 };
 
-std::string human_count(double v) {
-  char buf[32];
-  if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
-  else if (v >= 1e4) std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", v);
-  return buf;
-}
-
 }  // namespace
 
 struct Node;
+class Watchdog;
 
 // One io_context and the threads that run it. `placement: local` gives each worker thread a
 // lane of its own (an io_context run by that thread alone); `placement: shared` has one lane run
@@ -68,20 +53,29 @@ struct Runtime::Impl {
 
   Pipeline& pipeline;
   RunOptions options;
+  TimeService& time;                         // options.time, else the system's
   std::vector<std::size_t> lane_of;          // per component
-  std::vector<std::unique_ptr<Lane>> lanes;  // lanes[0] also runs signals and the status line
-  asio::io_context& io;                      // lanes[0]'s
+  std::vector<std::unique_ptr<Lane>> lanes;  // the components' lanes
+  Lane control{1};                           // signals, status line, watchdogs: no component runs here
   std::atomic<bool> stopped{false};
   std::vector<std::unique_ptr<Node>> nodes;
   std::atomic<bool> draining{false};
   std::atomic<int> exit_code{0};
   std::atomic<std::size_t> sinks_open{0};
-  std::atomic<int> signals_seen{0};
+  std::atomic<bool> drain_timed_out{false};
+  std::atomic<bool> lanes_joined{false};
+  std::atomic<Watchdog*> watchdog{nullptr};  // while run() runs
 
   void start_drain(const char* why);
   void node_failed(Node& n, std::string_view message);
   void sink_finished();
   void stop_lanes();
+
+  // The parts of run(), in order.
+  void start_components();
+  void run_lanes();     // until every sink finished or the drain timed out
+  void release_timers();
+  void stop_components();
 };
 
 // How long a small batch (a watermark alone, or a few window rows: fewer than a quarter of
@@ -90,29 +84,26 @@ struct Runtime::Impl {
 // Full batches, end-of-stream and a half-full queue wake the consumer at once.
 constexpr std::chrono::milliseconds kSmallBatchDelay{10};
 
-struct Node final : SourceContext {
+struct Node final : SourceContext, DispatchHost {
   Node(Runtime::Impl& rt, Component& c, std::size_t lane, asio::io_context& io)
-      : rt(rt), c(c), lane(lane), strand(asio::make_strand(io)), nudge_timer(strand), prefix(c.prefix()),
+      : rt(rt), c(c), lane(lane), strand(asio::make_strand(io)), nudge_timer(rt.time.make_timer(strand)), prefix(c.prefix()),
         in_count(c.counters->get("events_in")), out_count(c.counters->get("events_out")),
-        dropped(c.counters->get("dropped")), errors(c.counters->get("errors")),
         depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
-        depth_peak(c.counters->get("queue_peak")) {
-    input_wm.assign(c.inputs.size(), kNoWatermark);
-    input_eos.assign(c.inputs.size(), false);
-  }
+        depth_peak(c.counters->get("queue_peak")),
+        driver(*c.instance, c.inputs.size(), static_cast<std::size_t>(rt.pipeline.runtime.batch_events), *this,
+               DispatchCounters{in_count, out_count, c.counters->get("dropped"), c.counters->get("errors"),
+                                c.counters->get("copied")}) {}
 
   Runtime::Impl& rt;
   Component& c;
   std::size_t lane;  // the worker thread's io_context it runs on
   Strand strand;
-  asio::steady_timer nudge_timer;  // wakes the consumers of small batches (strand-only)
+  std::unique_ptr<Timer> nudge_timer;  // wakes the consumers of small batches (strand-only)
   bool nudge_armed = false;
   std::vector<Node*> to_nudge;
   std::string prefix;
   Counter& in_count;
   Counter& out_count;
-  Counter& dropped;
-  Counter& errors;
   Counter& depth;
   Counter& depth_bytes;
   Counter& depth_peak;  // high-water mark of queue_depth: proves the queue stayed bounded
@@ -127,14 +118,8 @@ struct Node final : SourceContext {
   std::vector<std::function<void()>> room_waiters;
 
   // Strand-only state.
-  std::vector<std::int64_t> input_wm;
-  std::vector<bool> input_eos;
-  std::int64_t current_wm = kNoWatermark;
-  bool finished = false;  // end of stream sent downstream (or sink done)
-  bool failed = false;
-  bool started = false;
-  Batch out;  // transform output being assembled
-  std::map<TimerId, std::unique_ptr<asio::steady_timer>> timers;
+  ComponentDriver driver;  // the dispatch rules (dispatch.hpp)
+  std::map<TimerId, std::unique_ptr<Timer>> timers;
   TimerId next_timer = 1;
 
   Kind kind() const { return c.spec.kind; }
@@ -182,11 +167,11 @@ struct Node final : SourceContext {
     asio::post(strand, [this] { drain(); });
   }
 
+  // ---- DispatchHost ----
   // Sends a batch to every output. Returns true if every output still has room.
   // A small batch bound for another thread does not wake it: it waits for the next batch that
   // does, or for kSmallBatchDelay, whichever comes first; it keeps its place in the queue.
-  bool deliver(Batch&& b) {
-    out_count.add(b.events.size());
+  bool deliver(Batch&& b) override {
     if (outputs.empty()) return true;
     const bool quiet = !b.end_of_stream && b.events.size() * 4 < static_cast<std::size_t>(rt.pipeline.runtime.batch_events);
     auto shared = std::make_shared<Batch>(std::move(b));
@@ -199,16 +184,26 @@ struct Node final : SourceContext {
     }
     return room;
   }
+  void failed(const char* call, std::string_view message) override {
+    rt.node_failed(*this, call ? std::string(call) + ": " + std::string(message) : std::string(message));
+  }
+  void sink_finished() override { rt.sink_finished(); }
+  void source_ended() override {
+    cancel_timers();
+  }
+  void cancel_timers() {
+    for (auto& [id, t] : timers) t->cancel();
+    timers.clear();
+    nudge_timer->cancel();
+  }
 
   // On the strand.
   void nudge_later(Node* o) {
     if (std::find(to_nudge.begin(), to_nudge.end(), o) == to_nudge.end()) to_nudge.push_back(o);
     if (nudge_armed) return;
     nudge_armed = true;
-    nudge_timer.expires_after(kSmallBatchDelay);
-    nudge_timer.async_wait([this](const boost::system::error_code& ec) {
+    nudge_timer->start(kSmallBatchDelay.count(), [this] {
       nudge_armed = false;
-      if (ec) return;
       for (Node* n : to_nudge) n->nudge();
       to_nudge.clear();
     });
@@ -220,7 +215,11 @@ struct Node final : SourceContext {
       auto retry = [this, fn]() { asio::post(strand, [this, fn] { on_outputs_ready(fn); }); };
       if (o->wait_for_room(retry)) return;
     }
-    asio::post(strand, fn);
+    asio::post(strand, [this, fn = std::move(fn)] {
+      if (driver.failed()) return;
+      ComponentDriver::InCall in(driver, "a when_ready callback");
+      fn();
+    });
   }
 
   // ---- consuming (strand) ----
@@ -243,7 +242,9 @@ struct Node final : SourceContext {
         if (has_room_locked()) wake.swap(room_waiters);
       }
       for (auto& w : wake) w();
-      handle(item);
+      // The batch is ours to modify only if no other consumer shares it.
+      const bool exclusive = item.batch.use_count() == 1;
+      driver.receive(item.slot, *item.batch, exclusive);
     }
     asio::post(strand, [this] { drain(); });
   }
@@ -256,140 +257,11 @@ struct Node final : SourceContext {
     return true;
   }
 
-  void handle(Item& item) {
-    Batch& in_ref = *item.batch;
-    const std::int64_t wm = in_ref.watermark_ms;
-    const bool eos = in_ref.end_of_stream;
-    if (!in_ref.events.empty()) {
-      in_count.add(in_ref.events.size());
-      if (failed || finished) {
-        dropped.add(in_ref.events.size());
-      } else if (kind() == Kind::Transform) {
-        // The batch is ours to modify only if no other consumer shares it.
-        std::shared_ptr<Batch> own = item.batch.use_count() == 1 ? item.batch : std::make_shared<Batch>(in_ref);
-        own->watermark_ms = kNoWatermark;
-        own->end_of_stream = false;
-        check(transform().process(*own, output), "process");
-      } else if (kind() == Kind::Sink) {
-        check(sink().write(in_ref), "write");
-      }
-    }
-    item.batch.reset();
-    if (wm != kNoWatermark && item.slot < input_wm.size()) {
-      input_wm[item.slot] = std::max(input_wm[item.slot], wm);
-      advance_watermark();
-    }
-    if (eos && item.slot < input_eos.size() && !input_eos[item.slot]) {
-      input_eos[item.slot] = true;
-      bool all = true;
-      for (bool e : input_eos) all = all && e;
-      if (all) finish();
-      else advance_watermark();  // an ended input no longer holds the minimum back
-    }
-    flush_output();
-  }
-
-  void advance_watermark() {
-    if (failed || finished) return;
-    std::int64_t m = std::numeric_limits<std::int64_t>::max();
-    bool any = false;
-    for (std::size_t i = 0; i < input_wm.size(); ++i) {
-      if (input_eos[i]) continue;
-      any = true;
-      m = std::min(m, input_wm[i]);
-    }
-    if (!any || m == kNoWatermark || m <= current_wm) return;
-    current_wm = m;
-    if (kind() == Kind::Transform) {
-      check(transform().on_watermark(m, output), "on_watermark");
-      out.watermark_ms = m;
-    } else if (kind() == Kind::Sink) {
-      check(sink().on_watermark(m), "on_watermark");
-    }
-  }
-
-  // Every input ended: flush, forward end-of-stream, and for a sink, commit and finish.
-  void finish() {
-    if (finished) return;
-    if (!failed) {
-      if (kind() == Kind::Transform) check(transform().on_end_of_stream(output), "on_end_of_stream");
-      else if (kind() == Kind::Sink) check(sink().on_end_of_stream(), "on_end_of_stream");
-    }
-    finished = true;
-    if (kind() == Kind::Transform) {
-      out.end_of_stream = true;
-      flush_output();
-    } else if (kind() == Kind::Sink) {
-      rt.sink_finished();
-    }
-  }
-
-  void flush_output() {
-    if (kind() != Kind::Transform || out.empty()) return;
-    Batch b = std::exchange(out, Batch{});
-    deliver(std::move(b));
-  }
-
-  // On the strand: a failed call stops this component at once, before the next queued batch.
-  void check(const Status& s, const char* what) {
-    if (s.ok) return;
-    errors.add();
-    rt.node_failed(*this, std::string(what) + ": " + s.message);
-    fail_here();
-  }
-
-  // On the strand, right after a failure: stop consuming; downstream gets end-of-stream so it
-  // commits what it already accepted.
-  void fail_here() {
-    if (failed) return;
-    failed = true;
-    if (kind() == Kind::Transform && !finished) {
-      finished = true;
-      out.events.clear();
-      out.end_of_stream = true;
-      flush_output();
-    } else if (kind() == Kind::Sink && !finished) {
-      finished = true;
-      rt.sink_finished();
-    } else if (kind() == Kind::Source && !finished) {
-      end_of_stream();
-    }
-  }
-
-  TransformInstance& transform() { return static_cast<TransformInstance&>(*c.instance); }
-  SinkInstance& sink() { return static_cast<SinkInstance&>(*c.instance); }
-  SourceInstance& source() { return static_cast<SourceInstance&>(*c.instance); }
-
-  // ---- Emitter (transform output) ----
-  struct Output final : Emitter {
-    explicit Output(Node& n) : n(n) {}
-    Node& n;
-    void emit(Event&& e) override {
-      n.out.events.push_back(std::move(e));
-      spill();
-    }
-    void emit(Batch&& b) override {
-      if (n.out.events.empty()) n.out.events = std::move(b.events);
-      else
-        for (auto& e : b.events) n.out.events.push_back(std::move(e));
-      spill();
-    }
-    // A transform that emits a lot in one call sends it on in bounded pieces.
-    void spill() {
-      if (n.out.events.size() < static_cast<std::size_t>(n.rt.pipeline.runtime.batch_events)) return;
-      Batch full;
-      full.events = std::move(n.out.events);
-      n.out.events.clear();
-      n.deliver(std::move(full));
-    }
-  };
-  Output output{*this};
-
   // ---- Context ----
   const std::string& component_name() const noexcept override { return c.spec.name; }
   void log(LogLevel level, std::string_view message) override { log_line(level, prefix, message); }
   Counter& counter(std::string_view name) override { return c.counters->get(name); }
-  const Clock& clock() const noexcept override { return g_clock; }
+  const Clock& clock() const noexcept override { return rt.time.clock(); }
   const FieldTable& fields() const noexcept override { return rt.pipeline.fields; }
   void cancel_timer(TimerId id) override {
     auto it = timers.find(id);
@@ -397,70 +269,197 @@ struct Node final : SourceContext {
     it->second->cancel();
     timers.erase(it);
   }
-  void fail(std::string_view message) override {
-    errors.add();
-    rt.node_failed(*this, message);
-    fail_here();
-  }
+  void fail(std::string_view message) override { driver.fail(message); }
   TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override {
     const TimerId id = next_timer++;
-    auto t = std::make_unique<asio::steady_timer>(strand, std::chrono::milliseconds(std::max<std::int64_t>(0, delay_ms)));
-    t->async_wait([this, id, fn = std::move(fn)](const boost::system::error_code& ec) {
-      if (ec) return;
+    Timer& t = *timers.emplace(id, rt.time.make_timer(strand)).first->second;
+    t.start(delay_ms, [this, id, fn = std::move(fn)] {
       auto it = timers.find(id);
-      if (it == timers.end()) return;
-      auto keep = std::move(it->second);  // the timer must outlive its own handler
+      if (it == timers.end()) return;  // cancelled
+      auto keep = std::move(it->second);  // the timer outlives its own handler
       timers.erase(it);
-      if (!failed) fn();
+      if (driver.failed()) return;
+      ComponentDriver::InCall in(driver, "a timer callback");
+      fn();
     });
-    timers.emplace(id, std::move(t));
     return id;
   }
   void post_raw(std::function<void()> fn) override {
     asio::post(strand, [this, fn = std::move(fn)] {
-      if (!failed) fn();
+      if (driver.failed()) return;
+      ComponentDriver::InCall in(driver, "a posted callback");
+      fn();
     });
   }
 
   // ---- SourceContext ----
-  bool emit(Batch&& b) override {
-    if (finished) {
-      dropped.add(b.events.size());
-      return true;
-    }
-    const bool eos = b.end_of_stream;
-    b.end_of_stream = false;
-    const bool room = deliver(std::move(b));
-    if (eos) end_of_stream();
-    return room;
-  }
+  bool emit(Batch&& b) override { return driver.source_emit(std::move(b)); }
   void when_ready_raw(std::function<void()> fn) override { on_outputs_ready(std::move(fn)); }
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return c.pushed; }
-  void end_of_stream() override {
-    if (finished) return;
-    finished = true;
-    Batch b;
-    b.end_of_stream = true;
-    deliver(std::move(b));
-    for (auto& [id, t] : timers) t->cancel();
-    timers.clear();
+  void end_of_stream() override { driver.source_end_of_stream(); }
+};
+
+namespace {
+
+// SIGINT/SIGTERM on the control lane: the first starts a drain, the second exits at once (130),
+// whatever the components are doing.
+class SignalWatch {
+ public:
+  SignalWatch(Runtime::Impl& rt, asio::io_context& control) : rt_(rt), signals_(control) {
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    wait();
+  }
+  ~SignalWatch() { signals_.cancel(); }
+
+ private:
+  void wait() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (seen_++ >= 1) {
+        clear_status_line();
+        log_line(LogLevel::Warn, "[host]", "second signal: exiting at once, without draining");
+        std::_Exit(130);
+      }
+      rt_.start_drain(signo == SIGINT ? "SIGINT" : "SIGTERM");
+      wait();
+    });
+  }
+  Runtime::Impl& rt_;
+  asio::signal_set signals_;
+  int seen_ = 0;
+};
+
+// The status line (or progress lines) every interval, on the control lane.
+class StatusTicker {
+ public:
+  StatusTicker(Runtime::Impl& rt, StatusReport& report, asio::io_context& control, std::int64_t interval_ms)
+      : rt_(rt), report_(report), timer_(rt.time.make_timer(control.get_executor())), interval_ms_(interval_ms) {
+    if (interval_ms_ > 0) arm();
+  }
+  ~StatusTicker() { timer_->cancel(); }
+
+ private:
+  void arm() {
+    timer_->start(interval_ms_, [this] {
+      report_.tick(rt_.draining, rt_.options.status_line);
+      arm();
+    });
+  }
+  Runtime::Impl& rt_;
+  StatusReport& report_;
+  std::unique_ptr<Timer> timer_;
+  std::int64_t interval_ms_;
+};
+
+}  // namespace
+
+// "component 'pass' (plugin test-transform) is inside process()"
+static std::string describe_call(const Node& n, const char* call) {
+  std::string what(call);
+  if (what.find(' ') == std::string::npos) what += "()";
+  return "component '" + n.c.spec.name + "' (plugin " + n.c.spec.plugin + ") is inside " + what;
+}
+
+// On the control lane, so that a component stuck in a call cannot stop it:
+// - once draining, the pipeline gets drain_timeout to finish; then its lanes are stopped. If their
+//   threads still do not return (a component stuck inside a call), the process exits with 2
+//   after kStuckGraceMs, whatever the components do, naming what it was waiting for;
+// - every stall_warning / 4, a component found inside the same call for stall_warning is named
+//   in a warning (once per call), so a user knows why the pipeline stalled.
+constexpr std::int64_t kStuckGraceMs = 2000;
+
+class Watchdog {
+ public:
+  Watchdog(Runtime::Impl& rt, asio::io_context& control)
+      : rt_(rt), drain_timer_(rt.time.make_timer(control.get_executor())), stall_timer_(rt.time.make_timer(control.get_executor())),
+        seen_(rt.nodes.size()) {
+    rt_.watchdog = this;
+    if (rt_.draining) drain_started();
+    // Under virtual time every component runs on the thread that runs this: none can be stuck elsewhere.
+    if (rt_.pipeline.runtime.stall_warning.ms > 0 && !rt_.time.is_virtual()) arm_stall_check();
+  }
+  ~Watchdog() {
+    rt_.watchdog = nullptr;
+    drain_timer_->cancel();
+    stall_timer_->cancel();
+  }
+  // On the control lane (Runtime::Impl::start_drain posts it).
+  void drain_started() {
+    if (armed_) return;
+    armed_ = true;
+    drain_timer_->start(rt_.pipeline.runtime.drain_timeout.ms, [this] { timed_out(); });
   }
 
-  // Source shutdown on drain (strand).
-  void stop_source() {
-    if (finished) return;
-    if (started && !failed) check(source().stop(), "stop");
-    end_of_stream();
+ private:
+  void timed_out() {
+    if (rt_.stopped) return;
+    rt_.drain_timed_out = true;
+    log_line(LogLevel::Error, "[host]",
+             "drain did not finish within " + format_duration(rt_.pipeline.runtime.drain_timeout) + "; stopping anyway");
+    rt_.stop_lanes();
+    if (rt_.time.is_virtual()) return;
+    drain_timer_->start(kStuckGraceMs, [this] {
+      if (rt_.lanes_joined) return;
+      std::string stuck;
+      for (const auto& n : rt_.nodes)
+        if (const char* call = n->driver.current_call()) stuck += (stuck.empty() ? "" : "; ") + describe_call(*n, call);
+      clear_status_line();
+      log_line(LogLevel::Error, "[host]",
+               (stuck.empty() ? std::string("a component did not return") : stuck) + " " + std::to_string(kStuckGraceMs) +
+                   " ms after the drain timeout; exiting without waiting for it");
+      std::_Exit(2);
+    });
   }
+
+  void arm_stall_check() {
+    stall_timer_->start(std::max<std::int64_t>(10, rt_.pipeline.runtime.stall_warning.ms / 4), [this] {
+      check_stalls();
+      arm_stall_check();
+    });
+  }
+  void check_stalls() {
+    const std::int64_t now = rt_.time.clock().steady_ms();
+    const std::int64_t limit = rt_.pipeline.runtime.stall_warning.ms;
+    for (std::size_t i = 0; i < rt_.nodes.size(); ++i) {
+      const ComponentDriver& d = rt_.nodes[i]->driver;
+      const char* call = d.current_call();
+      const std::uint64_t calls = d.calls();
+      Seen& s = seen_[i];
+      if (call == nullptr || calls != s.calls || call != s.call) {
+        s = Seen{call, calls, now, false};
+        continue;
+      }
+      if (!s.warned && now - s.since_ms >= limit) {
+        s.warned = true;
+        log_line(LogLevel::Warn, rt_.nodes[i]->prefix,
+                 describe_call(*rt_.nodes[i], call) + " for " + format_duration(Duration{now - s.since_ms}) +
+                     " (stall_warning " + format_duration(rt_.pipeline.runtime.stall_warning) + "); the pipeline waits for it");
+      }
+    }
+  }
+
+  struct Seen {
+    const char* call = nullptr;
+    std::uint64_t calls = 0;
+    std::int64_t since_ms = 0;  // when this call was first seen
+    bool warned = false;
+  };
+  Runtime::Impl& rt_;
+  std::unique_ptr<Timer> drain_timer_;
+  std::unique_ptr<Timer> stall_timer_;
+  std::vector<Seen> seen_;
+  bool armed_ = false;
 };
 
 void Runtime::Impl::start_drain(const char* why) {
   if (draining.exchange(true)) return;
+  if (Watchdog* w = watchdog.load()) asio::post(control.io, [w] { w->drain_started(); });
   log_line(LogLevel::Info, "[host]", std::string("draining (") + why + "): stopping sources, flushing open windows, committing sinks");
   for (auto& n : nodes)
     if (n->kind() == Kind::Source) {
       Node* node = n.get();
-      asio::post(node->strand, [node] { node->stop_source(); });
+      asio::post(node->strand, [node] { node->driver.stop_source(); });
     }
 }
 
@@ -475,6 +474,8 @@ void Runtime::Impl::sink_finished() {
   if (sinks_open.fetch_sub(1) == 1) stop_lanes();
 }
 
+// Stops the components' lanes (not the control lane: its watchdog still watches the threads
+// return).
 void Runtime::Impl::stop_lanes() {
   stopped = true;
   for (auto& l : lanes) {
@@ -547,7 +548,7 @@ static std::string describe_placement(const Runtime::Impl& rt) {
 }
 
 Runtime::Impl::Impl(Pipeline& p, RunOptions o)
-    : pipeline(p), options(o), lane_of(place_components(p)), lanes(make_lanes(p, lane_of)), io(lanes.front()->io) {}
+    : pipeline(p), options(o), time(o.time ? *o.time : real_time()), lane_of(place_components(p)), lanes(make_lanes(p, lane_of)) {}
 
 Runtime::Runtime(Pipeline& pipeline, RunOptions options) : impl_(std::make_unique<Impl>(pipeline, options)) {
   auto& rt = *impl_;
@@ -567,159 +568,90 @@ Runtime::~Runtime() = default;
 
 void Runtime::request_stop() { impl_->start_drain("stop requested"); }
 
-int Runtime::run() {
-  auto& rt = *impl_;
-  const auto& settings = rt.pipeline.runtime;
-  for (auto& n : rt.nodes)
-    if (n->kind() == Kind::Sink) ++rt.sinks_open;
-
-  // Start downstream first so nothing is emitted into a component that is not ready.
-  for (auto it = rt.nodes.rbegin(); it != rt.nodes.rend(); ++it) {
+// Posts every component's start to its strand: downstream first, so nothing is emitted into a
+// component that is not ready; a source that would start after a drain began ends at once.
+void Runtime::Impl::start_components() {
+  for (auto& n : nodes)
+    if (n->kind() == Kind::Sink) ++sinks_open;
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
     Node* n = it->get();
-    asio::post(n->strand, [n] {
-      Status s;
-      if (n->kind() == Kind::Sink) s = n->sink().start(*n);
-      else if (n->kind() == Kind::Transform) s = n->transform().start(*n);
-      n->started = s.ok;
-      n->check(s, "start");
-    });
+    if (n->kind() != Kind::Source) asio::post(n->strand, [n] { n->driver.start(*n); });
   }
-  log_line(LogLevel::Info, "[host]", describe_placement(rt));
-  for (auto& n : rt.nodes)
+  log_line(LogLevel::Info, "[host]", describe_placement(*this));
+  for (auto& n : nodes)
     if (n->kind() == Kind::Source) {
       Node* node = n.get();
       if (!node->c.pushed.empty())
         log_line(LogLevel::Info, node->prefix,
-                 "pushdown from '" + rt.pipeline.components[node->c.pushed_from].spec.name +
+                 "pushdown from '" + pipeline.components[node->c.pushed_from].spec.name +
                      "': only events with " + describe_conditions(node->c.pushed) + " have any effect downstream");
       asio::post(node->strand, [node] {
-        if (node->rt.draining) return node->end_of_stream();
-        const Status s = node->source().start(*node);
-        node->started = s.ok;
-        node->check(s, "start");
+        if (node->rt.draining) return node->driver.source_end_of_stream();
+        node->driver.start_source(*node);
       });
     }
+}
 
-  asio::signal_set signals(rt.io);
-  std::function<void(const boost::system::error_code&, int)> on_signal;  // outlives every wait
-  if (rt.options.handle_signals) {
-    signals.add(SIGINT);
-    signals.add(SIGTERM);
-    on_signal = [&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      if (rt.signals_seen.fetch_add(1) >= 1) {
-        clear_status_line();
-        log_line(LogLevel::Warn, "[host]", "second signal: exiting at once, without draining");
-        std::_Exit(130);
-      }
-      rt.start_drain(signo == SIGINT ? "SIGINT" : "SIGTERM");
-      signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
-  }
-
-  // Status line on a terminal, progress lines otherwise.
-  asio::steady_timer status_timer(rt.io);
-  auto totals = [&] {
-    std::uint64_t in = 0, out = 0, rows = 0, alerts = 0;
-    for (auto& n : rt.nodes) {
-      if (n->kind() == Kind::Source) in += n->out_count.value();
-      if (n->kind() == Kind::Sink) out += n->in_count.value();
-      for (const auto& [k, v] : n->c.counters->snapshot()) {
-        if (k == "rows_written") rows += v;
-        if (k == "alerts") alerts += v;
-      }
+// The worker threads: one per lane (placement local) or `threads` on the one lane (shared); this
+// thread runs the first. Under virtual time this thread runs every lane, and when none has
+// anything ready, the clock jumps to the next timer.
+void Runtime::Impl::run_lanes() {
+  if (time.is_virtual()) {
+    auto& vt = static_cast<VirtualTime&>(time);
+    while (!stopped) {
+      std::size_t ran = control.io.poll();
+      for (auto& l : lanes) ran += l->io.poll();
+      if (ran > 0 || stopped) continue;
+      if (vt.auto_advance() && vt.fire_next()) continue;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // waiting for a plugin's own thread, or the test
     }
-    return std::array<std::uint64_t, 4>{in, out, rows, alerts};
-  };
-  const auto t0 = std::chrono::steady_clock::now();
-  auto last = t0;
-  auto last_totals = totals();
-  const std::int64_t interval_ms = rt.options.status_line ? settings.status_interval.ms : settings.log_interval.ms;
-  std::function<void(const boost::system::error_code&)> tick;
-  tick = [&](const boost::system::error_code& ec) {
-    if (ec) return;
-    const auto now = std::chrono::steady_clock::now();
-    const double secs = std::max(1e-3, std::chrono::duration<double>(now - last).count());
-    const auto t = totals();
-    const double in_rate = static_cast<double>(t[0] - last_totals[0]) / secs;
-    const double out_rate = static_cast<double>(t[1] - last_totals[1]) / secs;
-    last = now;
-    last_totals = t;
-    std::string line = "in " + human_count(in_rate) + " ev/s, out " + human_count(out_rate) + " ev/s | events " +
-                       human_count(static_cast<double>(t[0])) + " | windows written " + std::to_string(t[2]) +
-                       " | alerts " + std::to_string(t[3]);
-    if (rt.draining) line += " | draining";
-    if (rt.options.status_line) set_status_line(line);
-    else log_line(LogLevel::Info, "[host]", "progress: " + line);
-    status_timer.expires_after(std::chrono::milliseconds(interval_ms));
-    status_timer.async_wait(tick);
-  };
-  if (interval_ms > 0) {
-    status_timer.expires_after(std::chrono::milliseconds(interval_ms));
-    status_timer.async_wait(tick);
+    return;
   }
-
-  // Drain watchdog: once draining, the pipeline gets drain_timeout to finish.
-  std::atomic<bool> drain_timed_out{false};
-  std::thread watchdog([&] {
-    while (!rt.stopped) {
-      if (rt.draining) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings.drain_timeout.ms);
-        while (!rt.stopped && std::chrono::steady_clock::now() < deadline)
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (!rt.stopped) {
-          drain_timed_out = true;
-          log_line(LogLevel::Error, "[host]",
-                   "drain did not finish within " + format_duration(settings.drain_timeout) + "; stopping anyway");
-          rt.stop_lanes();
-        }
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
-
   std::vector<std::thread> threads;
-  if (settings.placement == Placement::shared)
-    for (int i = 1; i < settings.threads; ++i) threads.emplace_back([&] { rt.io.run(); });
+  if (pipeline.runtime.placement == Placement::shared)
+    for (int i = 1; i < pipeline.runtime.threads; ++i) threads.emplace_back([this] { lanes[0]->io.run(); });
   else
-    for (std::size_t i = 1; i < rt.lanes.size(); ++i) threads.emplace_back([&rt, i] { rt.lanes[i]->io.run(); });
-  rt.io.run();
+    for (std::size_t i = 1; i < lanes.size(); ++i) threads.emplace_back([this, i] { lanes[i]->io.run(); });
+  lanes[0]->io.run();
   for (auto& t : threads) t.join();
-  watchdog.join();
+}
+
+// Cancels every timer the components registered (the lanes no longer run).
+void Runtime::Impl::release_timers() {
+  for (auto& n : nodes) n->cancel_timers();
+}
+
+// The final stop() of every transform and sink that started.
+void Runtime::Impl::stop_components() {
+  for (auto& n : nodes) {
+    const Status s = n->driver.stop_instance();
+    if (!s.ok) log_line(LogLevel::Error, n->prefix, "stop: " + s.message);
+  }
+}
+
+int Runtime::run() {
+  auto& rt = *impl_;
+  StatusReport report(rt.pipeline, rt.time.clock());
+  rt.start_components();
+  std::thread control_thread;
+  {
+    std::optional<SignalWatch> signals;
+    if (rt.options.handle_signals) signals.emplace(rt, rt.control.io);
+    StatusTicker ticker(rt, report, rt.control.io,
+                        rt.options.status_line ? rt.pipeline.runtime.status_interval.ms : rt.pipeline.runtime.log_interval.ms);
+    Watchdog watchdog(rt, rt.control.io);
+    if (!rt.time.is_virtual()) control_thread = std::thread([&rt] { rt.control.io.run(); });
+    rt.run_lanes();
+    rt.lanes_joined = true;
+    rt.control.work.reset();
+    rt.control.io.stop();
+    if (control_thread.joinable()) control_thread.join();
+  }
   if (rt.options.status_line) clear_status_line();
-
-  // Release everything the components registered with the io_context before stopping them.
-  signals.cancel();
-  for (auto& n : rt.nodes) {
-    for (auto& [id, timer] : n->timers) timer->cancel();
-    n->timers.clear();
-    n->nudge_timer.cancel();
-  }
-  for (auto& n : rt.nodes)
-    if (n->kind() != Kind::Source && n->started) {
-      const Status s = n->c.instance->stop();
-      if (!s.ok) log_line(LogLevel::Error, n->prefix, "stop: " + s.message);
-    }
-
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const auto t = totals();
-  char head[160];
-  std::snprintf(head, sizeof head, "summary: %.2f s, %llu events in (%s/s), %llu windows written, %llu alerts", secs,
-                static_cast<unsigned long long>(t[0]), human_count(static_cast<double>(t[0]) / std::max(secs, 1e-3)).c_str(),
-                static_cast<unsigned long long>(t[2]), static_cast<unsigned long long>(t[3]));
-  log_line(LogLevel::Info, "[host]", head);
-  for (auto& n : rt.nodes) {
-    std::string line;
-    for (const auto& [k, v] : n->c.counters->snapshot()) {
-      if ((k == "queue_depth" || k == "queue_bytes") || (v == 0 && k != "events_in" && k != "events_out")) continue;
-      if (n->kind() == Kind::Source && k == "events_in") continue;
-      line += (line.empty() ? "" : ", ") + k + "=" + std::to_string(v);
-    }
-    log_line(LogLevel::Info, n->prefix, line);
-  }
-  if (drain_timed_out) return 2;
+  rt.release_timers();
+  rt.stop_components();
+  report.summary();
+  if (rt.drain_timed_out) return 2;
   return rt.exit_code.load();
 }
 

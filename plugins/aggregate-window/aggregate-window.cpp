@@ -264,7 +264,7 @@ std::uint32_t AggregateWindow::group_for(Window& w) {
   return index;
 }
 
-void AggregateWindow::process(Batch& in, Emitter& out) {
+void AggregateWindow::process(const Batch& in, Emitter& out) {
   std::uint64_t late = 0, overflow = 0, non_numeric = 0, invalid = 0;
   const std::size_t accs = accs_.size();
   for (const Event& e : in.events) {

@@ -33,13 +33,13 @@ struct AggregateWindowConfig {
   bool flush_on_end = true;
 };
 
-class AggregateWindow final : public Transform {
+class AggregateWindow final : public ReadOnlyTransform {
  public:
   AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup);
   ~AggregateWindow() override;
 
   void start(Context& ctx) override;
-  void process(Batch& in, Emitter& out) override;
+  void process(const Batch& in, Emitter& out) override;
   void on_watermark(std::int64_t watermark_ms, Emitter& out) override;
   void on_end_of_stream(Emitter& out) override;
 

@@ -5,6 +5,7 @@
 
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "process.hpp"
 
@@ -289,4 +290,93 @@ TEST(Runtime, QuietWatermarksReachASinkOnAnotherThreadInOrder) {
   // Event time runs 1000 ms per event and every batch carries its watermark: the last one covers
   // every event, so no quiet watermark was left behind at the drain.
   EXPECT_EQ(last_wm, static_cast<std::int64_t>(events) * 1000) << "no watermark was left behind";
+}
+
+// Signals, the drain timeout and the watchdog run on a control thread no component runs on: a
+// plugin blocked inside process() (here 60 s, on the main thread's lane, with the source) used to
+// block Ctrl+C, the second signal and drain_timeout alike.
+namespace {
+std::filesystem::path blocked_pipeline(const TempDir& d, const std::string& runtime) {
+  return d.write("p.yaml", "runtime: " + runtime + "\n"
+                           "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
+                           "transforms:\n  pass: {plugin: test-transform, inputs: [nums], block_ms: 60000}\n"
+                           "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+}
+}  // namespace
+
+TEST(Runtime, APluginBlockedInProcessNoLongerBlocksTheDrainTimeout) {
+  TempDir d;
+  Child child({cxflow_bin(), "run", blocked_pipeline(d, "{drain_timeout: 1s, stall_warning: 0s}").string(), "--plugin-dir", kDir},
+              d.path());
+  ASSERT_TRUE(wait_for([&] { return child.err().find("placement local") != std::string::npos; }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the first batch reached process()
+  const auto t0 = std::chrono::steady_clock::now();
+  child.signal(SIGTERM);
+  auto code = child.wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.has_value()) << "SIGTERM + drain_timeout must end the process whatever the plugin does\n" << child.err();
+  EXPECT_EQ(*code, 2) << child.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_NE(child.err().find("draining (SIGTERM)"), std::string::npos) << child.err();
+  EXPECT_NE(child.err().find("drain did not finish within 1s"), std::string::npos) << child.err();
+  EXPECT_NE(child.err().find("component 'pass' (plugin test-transform) is inside process() 2000 ms after the drain timeout; "
+                             "exiting without waiting for it"),
+            std::string::npos) << child.err();
+}
+
+TEST(Runtime, ASecondSignalExitsAtOnceWhileAPluginIsBlockedInProcess) {
+  TempDir d;
+  Child child({cxflow_bin(), "run", blocked_pipeline(d, "{drain_timeout: 120s}").string(), "--plugin-dir", kDir}, d.path());
+  ASSERT_TRUE(wait_for([&] { return child.err().find("placement local") != std::string::npos; }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  child.signal(SIGINT);
+  ASSERT_TRUE(wait_for([&] { return child.err().find("draining (SIGINT)") != std::string::npos; }, std::chrono::seconds(5)))
+      << "the first signal is handled while the plugin blocks\n" << child.err();
+  child.signal(SIGINT);
+  auto code = child.wait(std::chrono::seconds(5));
+  ASSERT_TRUE(code.has_value()) << child.err();
+  EXPECT_EQ(*code, 130);
+}
+
+TEST(Runtime, TheWatchdogNamesAComponentStuckInOneCall) {
+  TempDir d;
+  const auto y = d.write("p.yaml", "runtime: {stall_warning: 300ms}\n"
+                                   "sources:\n  nums: {plugin: test-source, count: 100, batch: 10}\n"
+                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums], block_ms: 1500}\n"
+                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+  auto r = run(y);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(d / "out.txt").size(), 101u);
+  const std::regex warn(R"(WARN \[transform:test-transform:pass\] component 'pass' \(plugin test-transform\) is inside )"
+                        R"(process\(\) for \d+m?s \(stall_warning 300ms\); the pipeline waits for it)");
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(r.err, m, warn)) << r.err;
+  std::size_t warnings = 0;
+  for (std::size_t at = 0; (at = r.err.find("is inside process()", at)) != std::string::npos; ++at) ++warnings;
+  EXPECT_EQ(warnings, 1u) << "once per stuck call\n" << r.err;
+}
+
+// A fan-out: one source read by three aggregates (ReadOnlyTransform: they take the batch as
+// const) and two pass-through transforms (which may modify it). Every consumer shares each batch;
+// only the ones that may modify it get a copy.
+TEST(Runtime, AFanOutToReadOnlyTransformsCopiesNoBatch) {
+  TempDir d;
+  std::string y = "sources:\n  nums: {plugin: test-source, count: 10000, batch: 100}\ntransforms:\n";
+  for (const char* a : {"a", "b", "c"})
+    y += std::string("  ") + a + ": {plugin: aggregate-window, inputs: [nums], window: 60s, metrics: {n: count}}\n";
+  y += "  p: {plugin: test-transform, inputs: [nums]}\n  q: {plugin: test-transform, inputs: [nums]}\nsinks:\n";
+  for (const char* t : {"a", "b", "c", "p", "q"})
+    y += std::string("  out_") + t + ": {plugin: test-sink, inputs: [" + t + "], path: " + (d / (std::string(t) + ".txt")).string() + "}\n";
+  auto r = run_process({cxflow_bin(), "run", d.write("p.yaml", y).string(), "--plugin-dir", kDir, "--plugin-dir", CXFLOW_PLUGIN_DIR});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* a : {"a", "b", "c"}) {
+    const std::string prefix = std::string("[transform:aggregate-window:") + a + "]";
+    EXPECT_EQ(counter_in(r.err, prefix, "events_in"), 10000) << r.err;
+    EXPECT_EQ(counter_in(r.err, prefix, "copied"), -1) << "a read-only transform is handed the shared batch\n" << r.err;
+    EXPECT_EQ(lines_of(d / (std::string(a) + ".txt")).size(), 167u + 1) << "10000 s of events in 60 s windows, then END";
+  }
+  const auto p = std::max<std::int64_t>(0, counter_in(r.err, "[transform:test-transform:p]", "copied"));
+  const auto q = std::max<std::int64_t>(0, counter_in(r.err, "[transform:test-transform:q]", "copied"));
+  EXPECT_GE(p + q, 10000) << "of two that may modify a shared batch, the first to take it gets a copy\n" << r.err;
+  EXPECT_EQ(lines_of(d / "p.txt").size(), 10001u);
+  EXPECT_EQ(lines_of(d / "q.txt").size(), 10001u);
 }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
+#include "dispatch.hpp"
 #include "log.hpp"
 #include "pipeline.hpp"
 #include "plugin_registry.hpp"
@@ -38,13 +40,19 @@ struct Timer {
 
 }  // namespace
 
-struct Harness::Impl final : SourceContext, Setup {
+// The plugin under test, driven by the runtime's own dispatch core (host::ComponentDriver) on the
+// caller's thread: the same watermark, end-of-stream, output-splitting and failure rules as a
+// pipeline, with a fake clock and the outputs recorded.
+struct Harness::Impl final : SourceContext, Setup, host::DispatchHost {
   std::string plugin;
   std::string name = "under_test";
   const PluginApi* api = nullptr;
   FieldTable table;
   FakeClock fake_clock;
   std::unique_ptr<InstanceBase> instance;
+  std::optional<host::ComponentDriver> driver;  // from start() on
+  std::size_t inputs = 1;
+  std::size_t batch_events = static_cast<std::size_t>(host::RuntimeSettings{}.batch_events);
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters;
   std::mutex posted_mutex;  // post() and log() may come from a plugin's own threads
   std::deque<std::function<void()>> posted;
@@ -52,21 +60,41 @@ struct Harness::Impl final : SourceContext, Setup {
   TimerId next_timer = 1;
   std::vector<std::function<void()>> ready_waiters;
   bool backpressure = false;
-  std::vector<Event> output;
+  std::vector<Batch> output;  // what went downstream, batch by batch
   std::vector<std::int64_t> out_watermarks;
   std::size_t emitted = 0;
   bool ended_flag = false;
-  bool started = false;
+  bool running = false;  // between start() and stop()
   std::vector<std::string> log_lines;
   std::string failure_text;
+  std::string throw_pending;  // a failed call: the harness call that made it throws
   std::vector<KeepCondition> promises;  // what a transform promised while configured
   std::vector<KeepCondition> keep;      // what a source is handed (set_keep_conditions)
 
   Kind kind() const { return api->kind(); }
-  void check(const Status& s) {
-    if (!s.ok && failure_text.empty()) failure_text = s.message;
-    if (!s.ok) throw std::runtime_error(plugin + ": " + s.message);
+  host::ComponentDriver& run_driver(const char* what) {
+    if (!driver) throw std::logic_error(std::string("Harness::") + what + ": call start() first, as the runtime does");
+    return *driver;
   }
+  // Throws for a call that failed during the last harness call (the driver already ended it).
+  void rethrow() {
+    if (throw_pending.empty()) return;
+    throw std::runtime_error(std::exchange(throw_pending, {}));
+  }
+
+  // DispatchHost
+  bool deliver(Batch&& b) override {
+    emitted += b.events.size();
+    if (b.watermark_ms != kNoWatermark) out_watermarks.push_back(b.watermark_ms);
+    if (b.end_of_stream) ended_flag = true;
+    output.push_back(std::move(b));
+    return !backpressure;
+  }
+  void failed(const char* call, std::string_view m) override {
+    if (failure_text.empty()) failure_text = std::string(m);
+    if (call != nullptr && throw_pending.empty()) throw_pending = plugin + ": " + std::string(m);
+  }
+  void source_ended() override { timers.clear(); }
 
   // Setup
   FieldId field(std::string_view n) override { return table.intern(n); }
@@ -88,7 +116,8 @@ struct Harness::Impl final : SourceContext, Setup {
     timers.erase(std::remove_if(timers.begin(), timers.end(), [&](const Timer& t) { return t.id == id; }), timers.end());
   }
   void fail(std::string_view m) override {
-    if (failure_text.empty()) failure_text = std::string(m);
+    if (driver) driver->fail(m);
+    else if (failure_text.empty()) failure_text = std::string(m);
   }
   TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override {
     const TimerId id = next_timer++;
@@ -100,33 +129,14 @@ struct Harness::Impl final : SourceContext, Setup {
     posted.push_back(std::move(fn));
   }
   // SourceContext
-  bool emit(Batch&& b) override {
-    emitted += b.events.size();
-    for (auto& e : b.events) output.push_back(std::move(e));
-    if (b.watermark_ms != kNoWatermark) out_watermarks.push_back(b.watermark_ms);
-    if (b.end_of_stream) ended_flag = true;
-    return !backpressure;
-  }
-  void end_of_stream() override { ended_flag = true; }
+  bool emit(Batch&& b) override { return run_driver("emit").source_emit(std::move(b)); }
+  void end_of_stream() override { run_driver("end_of_stream").source_end_of_stream(); }
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return keep; }
   void when_ready_raw(std::function<void()> fn) override {
     if (!backpressure) post_raw(std::move(fn));
     else ready_waiters.push_back(std::move(fn));
   }
-  // Emitter for transforms
-  struct Out final : Emitter {
-    explicit Out(Impl& i) : impl(i) {}
-    Impl& impl;
-    void emit(Event&& e) override {
-      ++impl.emitted;
-      impl.output.push_back(std::move(e));
-    }
-    void emit(Batch&& b) override {
-      impl.emitted += b.events.size();
-      for (auto& e : b.events) impl.output.push_back(std::move(e));
-    }
-  };
-  Out out{*this};
+  bool plugin_failed() const { return driver && driver->failed(); }
 
   bool run_one_ready() {
     std::function<void()> next;
@@ -138,7 +148,7 @@ struct Harness::Impl final : SourceContext, Setup {
       }
     }
     if (next) {
-      next();
+      if (!plugin_failed()) next();
       return true;
     }
     auto it = std::min_element(timers.begin(), timers.end(), [](const Timer& a, const Timer& b) {
@@ -147,7 +157,7 @@ struct Harness::Impl final : SourceContext, Setup {
     if (it != timers.end() && it->due <= fake_clock.steady_ms()) {
       auto fn = std::move(it->fn);
       timers.erase(it);
-      fn();
+      if (!plugin_failed()) fn();
       return true;
     }
     return false;
@@ -180,7 +190,11 @@ Harness::Harness(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Harness::Harness(Harness&&) noexcept = default;
 Harness& Harness::operator=(Harness&&) noexcept = default;
 Harness::~Harness() {
-  if (impl_ && impl_->started && impl_->instance) (void)impl_->instance->stop();
+  if (!impl_ || !impl_->running || !impl_->driver) return;
+  // As at the end of a run: a source that has not ended is stopped, a transform or sink that
+  // started gets its final stop().
+  if (impl_->kind() == Kind::Source) impl_->driver->stop_source();
+  else (void)impl_->driver->stop_instance();
 }
 
 static std::unique_ptr<Harness::Impl> configure(const std::string& plugin, const std::string& yaml,
@@ -219,58 +233,70 @@ FieldId Harness::field(std::string_view name) const {
   throw std::runtime_error("field '" + std::string(name) + "' is not used by the plugin under test");
 }
 
+void Harness::set_inputs(std::size_t n) {
+  if (impl_->driver) throw std::logic_error("Harness::set_inputs: call it before start()");
+  if (impl_->kind() == Kind::Source) throw std::logic_error("Harness::set_inputs: a source has no inputs");
+  if (n == 0) throw std::logic_error("Harness::set_inputs: a transform or sink has at least one input");
+  impl_->inputs = n;
+}
+
+void Harness::set_batch_events(std::size_t n) {
+  if (impl_->driver) throw std::logic_error("Harness::set_batch_events: call it before start()");
+  impl_->batch_events = std::max<std::size_t>(1, n);
+}
+
 void Harness::start() {
+  if (impl_->driver) throw std::logic_error("Harness::start: already started (the runtime starts a component once)");
   impl_->table.freeze();
-  impl_->started = true;
-  switch (impl_->kind()) {
-    case Kind::Source: impl_->check(static_cast<SourceInstance&>(*impl_->instance).start(*impl_)); break;
-    case Kind::Transform: impl_->check(static_cast<TransformInstance&>(*impl_->instance).start(*impl_)); break;
-    case Kind::Sink: impl_->check(static_cast<SinkInstance&>(*impl_->instance).start(*impl_)); break;
-  }
+  impl_->driver.emplace(*impl_->instance, impl_->kind() == Kind::Source ? 0 : impl_->inputs, impl_->batch_events, *impl_,
+                        host::DispatchCounters{impl_->counter("events_in"), impl_->counter("events_out"),
+                                               impl_->counter("dropped"), impl_->counter("errors"),
+                                               impl_->counter("copied")});
+  impl_->running = true;
+  if (impl_->kind() == Kind::Source) impl_->driver->start_source(*impl_);
+  else impl_->driver->start(*impl_);
+  impl_->rethrow();
 }
 
 void Harness::stop() {
-  if (!impl_->started) return;
-  impl_->started = false;
-  impl_->check(impl_->instance->stop());
-  if (impl_->kind() == Kind::Source) impl_->ended_flag = true;
+  if (!impl_->running) return;
+  impl_->running = false;
+  if (impl_->kind() == Kind::Source) {
+    impl_->driver->stop_source();
+    impl_->rethrow();
+    return;
+  }
+  const Status s = impl_->driver->stop_instance();
+  if (!s.ok) {
+    if (impl_->failure_text.empty()) impl_->failure_text = s.message;
+    throw std::runtime_error(impl_->plugin + ": " + s.message);
+  }
 }
 
-void Harness::push(std::vector<Event> events) {
+void Harness::push(std::vector<Event> events, std::size_t input) {
   Batch b;
   b.events = std::move(events);
-  push(std::move(b));
+  push(std::move(b), input);
 }
 
-void Harness::push(Batch batch) {
-  const std::int64_t wm = batch.watermark_ms;
-  const bool eos = batch.end_of_stream;
-  if (impl_->kind() == Kind::Transform) {
-    auto& t = static_cast<TransformInstance&>(*impl_->instance);
-    if (!batch.events.empty()) impl_->check(t.process(batch, impl_->out));
-  } else if (impl_->kind() == Kind::Sink) {
-    auto& s = static_cast<SinkInstance&>(*impl_->instance);
-    if (!batch.events.empty()) impl_->check(s.write(batch));
-  } else {
-    throw std::logic_error("push() is for transforms and sinks");
-  }
-  if (wm != kNoWatermark) watermark(wm);
-  if (eos) end_of_stream();
+void Harness::push(Batch batch, std::size_t input) {
+  if (impl_->kind() == Kind::Source) throw std::logic_error("push() is for transforms and sinks");
+  if (input >= impl_->inputs) throw std::logic_error("Harness::push: input " + std::to_string(input) + " of " +
+                                                     std::to_string(impl_->inputs) + " (see set_inputs())");
+  impl_->run_driver("push").receive(input, batch, true);
+  impl_->rethrow();
 }
 
-void Harness::watermark(std::int64_t wm) {
-  if (impl_->kind() == Kind::Transform) {
-    impl_->check(static_cast<TransformInstance&>(*impl_->instance).on_watermark(wm, impl_->out));
-    impl_->out_watermarks.push_back(wm);
-  } else if (impl_->kind() == Kind::Sink) {
-    impl_->check(static_cast<SinkInstance&>(*impl_->instance).on_watermark(wm));
-  }
+void Harness::watermark(std::int64_t wm, std::size_t input) {
+  Batch b;
+  b.watermark_ms = wm;
+  push(std::move(b), input);
 }
 
-void Harness::end_of_stream() {
-  if (impl_->kind() == Kind::Transform) impl_->check(static_cast<TransformInstance&>(*impl_->instance).on_end_of_stream(impl_->out));
-  else if (impl_->kind() == Kind::Sink) impl_->check(static_cast<SinkInstance&>(*impl_->instance).on_end_of_stream());
-  impl_->ended_flag = true;
+void Harness::end_of_stream(std::size_t input) {
+  Batch b;
+  b.end_of_stream = true;
+  push(std::move(b), input);
 }
 
 void Harness::run_ready() {
@@ -307,7 +333,7 @@ void Harness::advance(std::int64_t ms) {
 
 const std::vector<KeepCondition>& Harness::promises() const { return impl_->promises; }
 void Harness::set_keep_conditions(std::vector<KeepCondition> conditions) {
-  if (impl_->started) throw std::logic_error("Harness::set_keep_conditions: call it before start()");
+  if (impl_->driver) throw std::logic_error("Harness::set_keep_conditions: call it before start()");
   impl_->keep = std::move(conditions);
 }
 
@@ -319,7 +345,16 @@ void Harness::set_backpressure(bool full) {
   }
 }
 
-std::vector<Event> Harness::take() { return std::exchange(impl_->output, {}); }
+std::vector<Event> Harness::take() {
+  std::vector<Event> events;
+  for (auto& b : impl_->output) {
+    if (events.empty()) events = std::move(b.events);
+    else events.insert(events.end(), std::make_move_iterator(b.events.begin()), std::make_move_iterator(b.events.end()));
+  }
+  impl_->output.clear();
+  return events;
+}
+std::vector<Batch> Harness::take_batches() { return std::exchange(impl_->output, {}); }
 const std::vector<std::int64_t>& Harness::watermarks() const { return impl_->out_watermarks; }
 bool Harness::ended() const { return impl_->ended_flag; }
 std::uint64_t Harness::counter(std::string_view name) const {

@@ -175,6 +175,18 @@ class Transform {
   virtual void stop() {}
 };
 
+// A transform that only reads its input (an aggregate: it reads every event and emits new ones)
+// derives from this instead and implements process(const Batch&, Emitter&). The host may then
+// hand it a batch that other consumers share (a fan-out of one filter to several aggregates)
+// instead of copying that batch for it.
+class ReadOnlyTransform : public Transform {
+ public:
+  virtual void process(const Batch& in, Emitter& out) = 0;
+
+ private:
+  void process(Batch& in, Emitter& out) final { process(static_cast<const Batch&>(in), out); }
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;

@@ -67,6 +67,9 @@ class TransformInstance : public InstanceBase {
  public:
   virtual Status start(Context& ctx) noexcept = 0;
   virtual Status process(Batch& in, Emitter& out) noexcept = 0;
+  // A ReadOnlyTransform: process_shared() may be given a batch other consumers share.
+  virtual bool reads_only() const noexcept = 0;
+  virtual Status process_shared(const Batch& in, Emitter& out) noexcept = 0;
   virtual Status on_watermark(std::int64_t watermark_ms, Emitter& out) noexcept = 0;
   virtual Status on_end_of_stream(Emitter& out) noexcept = 0;
 };
@@ -135,6 +138,11 @@ class TransformAdapter final : public TransformInstance {
   }
   Status process(Batch& in, Emitter& out) noexcept override {
     return guarded([&] { impl_->process(in, out); });
+  }
+  bool reads_only() const noexcept override { return std::is_base_of_v<ReadOnlyTransform, I>; }
+  Status process_shared(const Batch& in, Emitter& out) noexcept override {
+    if constexpr (std::is_base_of_v<ReadOnlyTransform, I>) return guarded([&] { impl_->process(in, out); });
+    else return Status::error("process_shared: not a ReadOnlyTransform");
   }
   Status on_watermark(std::int64_t wm, Emitter& out) noexcept override {
     return guarded([&] { impl_->on_watermark(wm, out); });

@@ -2,6 +2,13 @@
 // drive a fake clock, read what it emits. No threads: everything runs on the caller's thread,
 // in order, so tests are deterministic.
 //
+// The plugin is driven by the runtime's own dispatch core, so it sees only call sequences a
+// pipeline produces: a watermark reaches it only when the minimum over its inputs rises (a
+// repeated or lower one is not forwarded), end-of-stream once every input ended, what it emits in
+// one call goes downstream in batches of at most batch_events, and after a failed call (or
+// Context::fail) it gets no more calls but stop(): later input is counted as `dropped` and
+// end-of-stream goes downstream at once.
+//
 //   auto h = cxflow::testing::Harness::load("aggregate-window", "window: 60s\nmetrics: {n: count}\n");
 //   h.start();
 //   h.push({h.event(1000).set("metadata.queue", "sales").build()});
@@ -87,14 +94,22 @@ class Harness {
   FieldId field(std::string_view name) const;
   EventBuilder event(std::int64_t time_ms) { return EventBuilder(*this, time_ms); }
 
-  void start();  // freezes the field table and starts the component
+  // Before start(): how many inputs a transform or sink has (default 1), and the pipeline's
+  // `runtime: batch_events` (default 1024) at which its output is split.
+  void set_inputs(std::size_t inputs);
+  void set_batch_events(std::size_t batch_events);
+
+  void start();  // freezes the field table and starts the component (once)
+  // A source that has not ended is stopped and then ends; a transform or sink gets its final
+  // stop() (also after a failure). The destructor does the same if stop() was not called.
   void stop();
 
-  // Transforms and sinks.
-  void push(std::vector<Event> events);
-  void push(Batch batch);  // events, then watermark, then end of stream, as the runtime does
-  void watermark(std::int64_t watermark_ms);
-  void end_of_stream();
+  // Transforms and sinks, from start() on: a batch arriving on `input` (0-based). Events, then
+  // watermark, then end of stream, as the runtime does. A failed call throws std::runtime_error.
+  void push(std::vector<Event> events, std::size_t input = 0);
+  void push(Batch batch, std::size_t input = 0);
+  void watermark(std::int64_t watermark_ms, std::size_t input = 0);
+  void end_of_stream(std::size_t input = 0);
 
   // Runs posted work and due timers; for sources, advances the fake clock to the next timer
   // when nothing else is runnable, until the source ends or `max_events` were emitted.
@@ -116,6 +131,7 @@ class Harness {
   void set_backpressure(bool full);
 
   std::vector<Event> take();                             // emitted since the last take()
+  std::vector<Batch> take_batches();                     // the same, as the batches sent downstream
   const std::vector<std::int64_t>& watermarks() const;   // watermarks emitted/forwarded
   bool ended() const;                                    // end of stream emitted/forwarded
   std::uint64_t counter(std::string_view name) const;    // plugin counters
