@@ -359,7 +359,7 @@ TEST(SinkSqlite, ExistingTableWithARequiredExtraColumnIsAnError) {
   EXPECT_TRUE(contains(err, "column 'agent' is NOT NULL without a default and is not configured")) << err;
 }
 
-TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexForTheKeyIsAnError) {
+TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexAndCreateFalseIsAnError) {
   TempDir d;
   const auto db = d / "a.db";
   {
@@ -368,10 +368,77 @@ TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexForTheKeyIsAnError) {
                      "CREATE UNIQUE INDEX only_queue ON queue_snapshots (queue)"),
               SQLITE_OK);
   }
-  auto h = Harness::load("sink-sqlite", snapshot_config(db));
+  auto h = Harness::load("sink-sqlite", snapshot_config(db, "create: false\n"));
   const std::string err = start_error(h);
   EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "' has no UNIQUE index or PRIMARY KEY on exactly (window_end, queue)")) << err;
   EXPECT_TRUE(contains(err, "CREATE UNIQUE INDEX \"queue_snapshots_key\" ON \"queue_snapshots\" (\"window_end\", \"queue\")")) << err;
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM pragma_index_list('queue_snapshots')"), "1") << "create: false adds no index";
+}
+
+// The seed tutorial's own service makes metric_snapshots without a unique index on timestamp.
+constexpr const char* kSeedSnapshots =
+    "CREATE TABLE IF NOT EXISTS metric_snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, "
+    "total_interactions INTEGER NOT NULL, avg_handle_time REAL NOT NULL, avg_wait_time REAL NOT NULL, "
+    "active_agents INTEGER NOT NULL, created_at TEXT DEFAULT CURRENT_TIMESTAMP);";
+
+std::string seed_config(const fs::path& db) {
+  return "path: " + db.string() +
+         "\ntable: metric_snapshots\ncolumns:\n  timestamp: $event_time\n"
+         "  total_interactions: {field: contacts, type: integer, default: 0}\n"
+         "  avg_handle_time: {field: aht, type: real, default: 0}\n"
+         "  avg_wait_time: {field: avg_wait_time, type: real, default: 0}\n"
+         "  active_agents: {field: agents, type: integer, default: 0}\nkey: [timestamp]\n";
+}
+
+TEST(SinkSqlite, SeedTutorialTableWithoutAUniqueTimestampIsMigrated) {
+  TempDir d;
+  const auto db = d / "seed.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec(std::string(kSeedSnapshots) +
+                     "INSERT INTO metric_snapshots (timestamp, total_interactions, avg_handle_time, avg_wait_time, "
+                     "active_agents) VALUES ('2025-12-31T23:59:00.000Z', 3, 1.5, 2.5, 4)"),
+              SQLITE_OK);
+  }
+  auto h = Harness::load("sink-sqlite", seed_config(db));
+  h.start();
+  EXPECT_TRUE(logged(h, "migrated table 'metric_snapshots'")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "CREATE UNIQUE INDEX \"metric_snapshots_key\" ON \"metric_snapshots\" (\"timestamp\")")) << all_logs(h);
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  h.push({snapshot(h, kT0, "sales", 7, 1.0)});  // the same window again: an upsert, not a second row
+  h.end_of_stream();
+  h.stop();
+  EXPECT_EQ(sqlite_query(db, "SELECT timestamp, total_interactions FROM metric_snapshots ORDER BY id"),
+            (Rows{{"2025-12-31T23:59:00.000Z", "3"}, {"2026-01-01T00:00:00.000Z", "7"}}));
+  // The next start finds the index and logs no migration.
+  auto again = Harness::load("sink-sqlite", seed_config(db));
+  again.start();
+  EXPECT_FALSE(logged(again, "migrated")) << all_logs(again);
+  again.stop();
+  expect_integrity(db);
+}
+
+TEST(SinkSqlite, SeedTutorialTableWithDuplicateTimestampsIsRefusedWithTheQueryThatFindsThem) {
+  TempDir d;
+  const auto db = d / "seed.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec(std::string(kSeedSnapshots) +
+                     "INSERT INTO metric_snapshots (timestamp, total_interactions, avg_handle_time, avg_wait_time, "
+                     "active_agents) VALUES ('t1', 1, 1, 1, 1), ('t1', 2, 2, 2, 2), ('t2', 3, 3, 3, 3)"),
+              SQLITE_OK);
+  }
+  auto h = Harness::load("sink-sqlite", seed_config(db));
+  const std::string err = start_error(h);
+  const std::string query =
+      "SELECT \"timestamp\", count(*) FROM \"metric_snapshots\" GROUP BY \"timestamp\" HAVING count(*) > 1";
+  EXPECT_TRUE(contains(err, "2 rows share 1 key values")) << err;
+  EXPECT_TRUE(contains(err, query)) << err;
+  EXPECT_TRUE(contains(err, "remove 'key' for plain inserts")) << err;
+  // The query really lists the duplicates, and nothing was changed.
+  EXPECT_EQ(sqlite_query(db, query), (Rows{{"t1", "2"}}));
+  EXPECT_EQ(count(db, "metric_snapshots"), "3");
 }
 
 TEST(SinkSqlite, ExistingTableWithAMatchingIndexIsUsed) {
