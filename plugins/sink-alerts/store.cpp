@@ -160,9 +160,8 @@ void Store::put_state(const std::string& rule, const std::string& key, const Ale
 
 void Store::erase_state(const std::string& rule, const std::string& key) { erased_.emplace_back(rule, key); }
 
-// As in sink-sqlite: a deleted (or replaced) database file is recreated with the tables, loudly,
-// unless another connection still holds its -wal (then stop: a new file beside a live journal
-// would mix two databases). Alert state already stored there is lost with the file: after a
+// As in sink-sqlite: a deleted (or replaced) database file is recreated (reopened) with the
+// tables, loudly; a deleted file's orphaned -wal/-shm go first. Alert state already stored there is lost with the file: after a
 // restart, groups that were firing then may fire again.
 void Store::check_file() {
   const auto now = sqlite::file_id(cfg_.path);
@@ -174,11 +173,7 @@ void Store::check_file() {
   upsert_state_ = {};
   delete_state_ = {};
   db_.close();
-  std::error_code ec;
-  if (!now && std::filesystem::exists(cfg_.path + "-wal", ec))
-    throw std::runtime_error("the database file '" + cfg_.path +
-                             "' was deleted while open, and another connection still holds its '" + cfg_.path +
-                             "-wal': not recreating it next to that journal. Stop every writer of the file, then restart");
+  if (!now) sqlite::remove_orphaned_journal(cfg_.path);
   connect();
   if (log_) log_(LogLevel::Warn, std::string(now ? "reopened '" : "recreated '") + cfg_.path + "' with the alert tables");
 }

@@ -765,9 +765,9 @@ void SqliteSink::bind_row(std::size_t row) {
 
 // The database file deleted (or replaced) under the open connection: commits would go on into the
 // unlinked inode and vanish when the connection closes. Checked before every commit (one stat()).
-// Recreated with the table when nothing else still holds the old file (its -wal gone once this
-// connection closes), else stopped: a new file next to another connection's live -wal would
-// mix two databases.
+// The old connection is closed, a deleted file's orphaned -wal/-shm removed (SQLite would replay
+// that journal into the new file), and the file reopened: recreated with the table when deleted
+// (create: true; else start's checks fail the component), and the pending rows written there.
 void SqliteSink::check_file() {
   const auto now = sqlite::file_id(cfg_.path);
   if (now && now == file_id_) return;
@@ -775,18 +775,20 @@ void SqliteSink::check_file() {
   ctx_->log(LogLevel::Error, "the database file '" + cfg_.path + "' " + what +
                                  " while sink-sqlite had it open: rows committed to it before are gone with it");
   close_database();
-  std::error_code ec;
-  if (!now && std::filesystem::exists(cfg_.path + "-wal", ec)) {
+  if (!now) sqlite::remove_orphaned_journal(cfg_.path);
+  try {
+    open_database();
+    configure_connection();
+    ensure_table();
+    check_table();
+    prepare_insert();
+  } catch (const std::exception& e) {
+    close_database();
     failed_ = true;
-    failure_ = "the database file '" + cfg_.path + "' was deleted while open, and another connection still holds its '" +
-               cfg_.path + "-wal': not recreating it next to that journal. Stop every writer of the file, then restart";
+    failure_ = std::string("reopening '") + cfg_.path + "' after it " + what + ": " + e.what() + " (" +
+               std::to_string(pending_rows_) + " rows were not written)";
     throw std::runtime_error(failure_);
   }
-  open_database();
-  configure_connection();
-  ensure_table();
-  check_table();
-  prepare_insert();
   ctx_->log(LogLevel::Warn, std::string(now ? "reopened" : "recreated") + " '" + cfg_.path + "' with " + where() +
                                 ": writing the " + std::to_string(pending_rows_) + " pending rows and all later rows there");
 }

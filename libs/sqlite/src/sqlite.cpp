@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -63,6 +64,13 @@ std::optional<FileId> file_id(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return FileId{st.st_dev, st.st_ino};
+}
+
+bool remove_orphaned_journal(const std::string& path) {
+  if (file_id(path)) return false;
+  bool removed = false;
+  for (const char* suffix : {"-wal", "-shm"}) removed = ::unlink((path + suffix).c_str()) == 0 || removed;
+  return removed;
 }
 
 bool is_locked(int rc) { return primary(rc) == SQLITE_BUSY || primary(rc) == SQLITE_LOCKED; }

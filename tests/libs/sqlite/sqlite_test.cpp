@@ -136,3 +136,19 @@ TEST(SqliteLib, FileIdChangesWhenTheFileIsDeletedAndRecreated) {
   ASSERT_TRUE(after);
   EXPECT_NE(*after, *before);
 }
+
+TEST(SqliteLib, OrphanedJournalOfADeletedDatabaseIsRemovedOnlyWhileThePathIsFree) {
+  TempDir d;
+  const auto db = d / "j.db";
+  Connection c(db.string(), {});
+  c.exec("PRAGMA journal_mode=WAL; CREATE TABLE t (a); INSERT INTO t VALUES (1)", "writing");
+  ASSERT_TRUE(fs::exists(db.string() + "-wal"));
+  EXPECT_FALSE(remove_orphaned_journal(db.string())) << "the database exists: its journal is live";
+  EXPECT_TRUE(fs::exists(db.string() + "-wal"));
+  fs::remove(db);
+  c.close();
+  EXPECT_TRUE(fs::exists(db.string() + "-wal")) << "SQLite leaves the deleted file's journal behind";
+  EXPECT_TRUE(remove_orphaned_journal(db.string()));
+  EXPECT_FALSE(fs::exists(db.string() + "-wal"));
+  EXPECT_FALSE(fs::exists(db.string() + "-shm"));
+}

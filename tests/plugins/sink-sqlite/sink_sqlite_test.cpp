@@ -553,6 +553,76 @@ TEST(SinkSqlite, ReadOnlyDatabaseFileIsAClearError) {
   EXPECT_TRUE(contains(err, "the file is not writable")) << err;
 }
 
+// Root ignores permission bits, but not the immutable attribute (chattr +i, ext4/xfs/btrfs/tmpfs).
+bool make_immutable(const fs::path& p, bool on) {
+  return std::system(((on ? "chattr +i '" : "chattr -i '") + p.string() + "' 2>/dev/null").c_str()) == 0;
+}
+
+TEST(SinkSqlite, ReadOnlyDatabaseFileIsAClearErrorEvenAsRoot) {
+  TempDir d;
+  const auto db = d / "a.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec("CREATE TABLE t (a); INSERT INTO t VALUES (1)"), SQLITE_OK);
+  }
+  if (!make_immutable(db, true)) GTEST_SKIP() << "chattr +i is not available on " << d.path() << "'s file system";
+  auto h = Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: t\ncolumns: {a: b}\n");
+  const std::string err = start_error(h);
+  make_immutable(db, false);
+  EXPECT_TRUE(contains(err, "SQLite database '" + db.string() + "'")) << err;
+  EXPECT_TRUE(contains(err, "read-only")) << err;
+  EXPECT_EQ(count(db, "t"), "1") << "what was committed stays";
+}
+
+TEST(SinkSqlite, DatabaseFileDeletedMidRunIsRecreatedWithTheTableAndReported) {
+  TempDir d;
+  const auto db = d / "a.db";
+  auto h = Harness::load("sink-sqlite", snapshot_config(db));
+  h.start();
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  EXPECT_EQ(count(db), "1");
+  fs::remove(db);  // an operator's rm, leaving -wal and -shm behind
+  h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0), snapshot(h, kT0 + kMinute, "support", 3, 1.0)});
+  h.watermark(kT0 + kMinute);
+  EXPECT_TRUE(logged(h, "the database file '" + db.string() + "' was deleted while sink-sqlite had it open")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "recreated '" + db.string() + "' with table 'queue_snapshots'")) << all_logs(h);
+  ASSERT_TRUE(fs::exists(db));
+  EXPECT_EQ(sqlite_query(db, "SELECT queue, contacts FROM queue_snapshots ORDER BY queue"),
+            (Rows{{"sales", "2"}, {"support", "3"}}));
+  EXPECT_EQ(h.counter("rows_written"), 3u);
+  h.push({snapshot(h, kT0 + 2 * kMinute, "sales", 4, 1.0)});
+  h.end_of_stream();
+  h.stop();
+  EXPECT_EQ(count(db), "3");
+  expect_integrity(db);
+}
+
+TEST(SinkSqlite, DatabaseFileDeletedWithCreateFalseFailsTheComponent) {
+  TempDir d;
+  const auto db = d / "a.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec("CREATE TABLE queue_snapshots (window_end TEXT, queue TEXT, contacts INTEGER, avg_wait_time REAL, "
+                     "UNIQUE (window_end, queue))"),
+              SQLITE_OK);
+  }
+  auto h = Harness::load("sink-sqlite", snapshot_config(db, "create: false\n"));
+  h.start();
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  fs::remove(db);
+  h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0)});
+  std::string err;
+  try {
+    h.watermark(kT0 + kMinute);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  EXPECT_TRUE(logged(h, "was deleted while sink-sqlite had it open")) << all_logs(h);
+  EXPECT_TRUE(contains(err, "does not exist and 'create' is false")) << err;
+}
+
 TEST(SinkSqlite, UnwritableLocationIsAClearErrorEvenForRoot) {
   // procfs refuses new files to everyone, root included.
   const fs::path db = "/proc/cxflow-sink-sqlite-test.db";

@@ -46,6 +46,12 @@ struct FileId {
   bool operator==(const FileId&) const = default;
 };
 std::optional<FileId> file_id(const std::string& path);
+// After `path` was deleted under an open connection (and that connection closed): removes the
+// deleted database's leftover PATH-wal and PATH-shm, so a database recreated at `path` does not
+// start beside the old one's journal (SQLite would replay it into the new file). Connections
+// still open on the deleted file keep their own handles. Returns true if a file was removed;
+// does nothing when `path` exists again.
+bool remove_orphaned_journal(const std::string& path);
 
 // ---- Result codes -------------------------------------------------------------------------------
 
