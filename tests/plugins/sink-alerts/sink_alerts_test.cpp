@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -557,6 +559,49 @@ TEST(SinkAlerts, StoreFileDeletedMidRunIsRecreatedAndReported) {
   ASSERT_TRUE(std::filesystem::exists(db));
   EXPECT_EQ(sqlite_scalar(db, "SELECT state FROM alerts"), "resolved");
   h.stop();
+  EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
+}
+
+// The store on a small tmpfs whose free space is then used up: SQLITE_FULL fails the component
+// with a clear error, the queued alerts are kept, and once space is back stop() commits them.
+TEST(SinkAlerts, StoreOnAFullDiskFailsClearlyAndLosesNothing) {
+  TempDir dir;
+  const auto mnt = dir / "small";
+  std::filesystem::create_directory(mnt);
+  if (std::system(("mount -t tmpfs -o size=512k tmpfs " + mnt.string() + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)std::system(("umount " + dir).c_str()); }
+  } unmount{mnt.string()};
+  const auto db = mnt / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + "}\n");
+  h.start();
+  h.push({aht(h, 0, "sales", 250)});  // firing: committed while there is room
+  ASSERT_EQ(h.counter("rows_written"), 1u);
+  {
+    // Fill the rest of the file system.
+    std::FILE* f = std::fopen((mnt / "filler").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::vector<char> block(4096, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+  }
+  std::string error;
+  try {
+    for (int i = 1; i < 200 && error.empty(); ++i) h.push({aht(h, i, "sales", i % 2 ? 100 : 250)});
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_TRUE(contains(error, "sink-alerts sqlite '" + db.string() + "'")) << error;
+  EXPECT_TRUE(contains(error, "the disk is full")) << error;
+  const std::uint64_t committed = h.counter("rows_written");
+  const std::uint64_t raised = h.counter("alerts");
+  EXPECT_GT(raised, committed) << "the failed commit's alerts are not counted as written";
+  std::filesystem::remove(mnt / "filler");
+  h.stop();
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), std::to_string(raised)) << "every alert raised is stored";
   EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
 }
 
