@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -621,6 +622,41 @@ TEST(SinkSqlite, DatabaseFileDeletedWithCreateFalseFailsTheComponent) {
   }
   EXPECT_TRUE(logged(h, "was deleted while sink-sqlite had it open")) << all_logs(h);
   EXPECT_TRUE(contains(err, "does not exist and 'create' is false")) << err;
+}
+
+// The database turns read-only under a running sink (chattr +i on the file and its -wal: even
+// root's writes through open handles fail, as on a file system the kernel remounted read-only):
+// a clear error, nothing committed lost, and the pending rows written by stop() once it is
+// writable again.
+TEST(SinkSqlite, DatabaseTurnedReadOnlyMidRunIsAClearErrorAndLosesNoCommit) {
+  TempDir d;
+  const auto db = d / "a.db";
+  const fs::path wal = db.string() + "-wal";
+  auto h = Harness::load("sink-sqlite", snapshot_config(db));
+  h.start();
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  ASSERT_EQ(count(db), "1");
+  if (!make_immutable(db, true) || !make_immutable(wal, true)) {
+    make_immutable(db, false);
+    GTEST_SKIP() << "chattr +i is not available on " << d.path() << "'s file system";
+  }
+  h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0)});
+  std::string err;
+  try {
+    h.watermark(kT0 + kMinute);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  make_immutable(db, false);
+  make_immutable(wal, false);
+  EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "'")) << err;
+  EXPECT_TRUE(contains(err, "check the disk and the permissions")) << err;
+  EXPECT_EQ(count(db), "1") << "the earlier commit is intact";
+  h.stop();
+  EXPECT_TRUE(logged(h, "committed 1 rows to table 'queue_snapshots'")) << all_logs(h);
+  EXPECT_EQ(count(db), "2");
+  expect_integrity(db);
 }
 
 TEST(SinkSqlite, UnwritableLocationIsAClearErrorEvenForRoot) {
