@@ -109,12 +109,14 @@ Schema<SqliteConfig> sqlite_schema() {
         "refused, since mode=memory or :memory: would write nothing to disk")
       .def("false");
   s.check("path", [](const SqliteConfig& c) { return cxflow::sqlite::path_problem(c.path, c.uri, "uri"); });
-  s.check([](const SqliteConfig& c) -> std::string {
-    for (const std::string* t : {&c.table, &c.state_table})
-      for (char ch : *t)
-        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_')
-          return "table names may contain letters, digits and '_' only (found '" + *t + "')";
-    return "";
+  s.check("table", [](const SqliteConfig& c) -> std::string {
+    const std::string p = cxflow::sqlite::identifier_problem(c.table);
+    return p.empty() ? p : "table names: " + p;
+  });
+  s.check("state_table", [](const SqliteConfig& c) -> std::string {
+    if (c.state_table.empty()) return "";  // default <table>_state
+    const std::string p = cxflow::sqlite::identifier_problem(c.state_table);
+    return p.empty() ? p : "table names: " + p;
   });
   return s;
 }

@@ -515,6 +515,33 @@ TEST(SinkAlerts, StoreLockedLongerThanBusyTimeoutIsRetriedNotFatal) {
   EXPECT_EQ(h.counter("rows_written"), 1u);
 }
 
+// The reported case with the default keys: a 10 s lock (an sqlite3 shell inside BEGIN, a backup)
+// used to fail the pipeline after busy_timeout's 5 s; the retry policy now waits it out.
+TEST(SinkAlerts, StoreLockedForTenSecondsWithTheDefaultKeysDoesNotFailThePipeline) {
+  TempDir dir;
+  const auto db = dir / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + "}\n");
+  h.start();
+  LockHolder lock(db);
+  ASSERT_TRUE(lock.locked());
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    lock.release();
+  });
+  EXPECT_NO_THROW(h.push({aht(h, 0, "sales", 250)}));
+  release.join();
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), "1");
+  EXPECT_TRUE(logged(h, "retry 1/5"));
+}
+
+TEST(SinkAlerts, StoreTableNamesAreCheckedAtTheirKeys) {
+  const std::string rule = "rules: [{metric: x, above: {warning: 1}}]\n";
+  const auto e = errors_text(rule + "sqlite: {path: a.db, state_table: 1st}\n");
+  EXPECT_TRUE(contains(e, "sqlite.state_table") && contains(e, "not starting with a digit")) << e;
+  EXPECT_TRUE(contains(errors_text(rule + "sqlite: {path: a.db, table: sqlite_alerts}\n"), "reserved by SQLite"));
+  EXPECT_EQ(errors_text(rule + "sqlite: {path: a.db, table: alerts, state_table: alert_state}\n"), "");
+}
+
 TEST(SinkAlerts, StoreLockedPastItsRetriesFailsAndKeepsTheQueuedAlerts) {
   TempDir dir;
   const auto db = dir / "a.db";
