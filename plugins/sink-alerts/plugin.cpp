@@ -1,6 +1,8 @@
 // sink-alerts: schema and export. The logic lives in sink-alerts.cpp, store.cpp and webhook.cpp.
 #include <cxflow/plugin.hpp>
 
+#include <cxflow/sqlite/sqlite.hpp>
+
 #include "sink-alerts.hpp"
 
 namespace {
@@ -88,15 +90,33 @@ Schema<SqliteConfig> sqlite_schema() {
       .def("alerts");
   s.key("state_table", &SqliteConfig::state_table,
         "Table of the alert state per (rule, group), so a restart neither re-fires nor forgets; default <table>_state");
-  s.key("busy_timeout", &SqliteConfig::busy_timeout, "How long to wait for another connection's write lock")
+  // The retry policy and URI keys are sink-sqlite's, with the same names, defaults and meaning.
+  s.key("busy_timeout", &SqliteConfig::busy_timeout,
+        "How long SQLite waits for another connection's write lock before an attempt counts as locked")
       .def("5s")
       .range(0, 600'000);
-  s.check([](const SqliteConfig& c) -> std::string {
-    for (const std::string* t : {&c.table, &c.state_table})
-      for (char ch : *t)
-        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_')
-          return "table names may contain letters, digits and '_' only (found '" + *t + "')";
-    return "";
+  s.key("lock_retries", &SqliteConfig::lock_retries,
+        "How often a commit that found the database locked (after busy_timeout) is retried, with doubling backoff, "
+        "before the component fails (the alerts stay queued until then)")
+      .def("5")
+      .range(0, 100);
+  s.key("lock_retry_backoff", &SqliteConfig::lock_retry_backoff,
+        "Wait before the first retry of a locked commit; doubles for each further retry (at most 30s)")
+      .def("200ms")
+      .range(1, 60'000);
+  s.key("uri", &SqliteConfig::uri,
+        "Let SQLite read `path` as a URI (file:x.db?mode=ro&cache=shared, :memory:). Off by default: such a path is "
+        "refused, since mode=memory or :memory: would write nothing to disk")
+      .def("false");
+  s.check("path", [](const SqliteConfig& c) { return cxflow::sqlite::path_problem(c.path, c.uri, "uri"); });
+  s.check("table", [](const SqliteConfig& c) -> std::string {
+    const std::string p = cxflow::sqlite::identifier_problem(c.table);
+    return p.empty() ? p : "table names: " + p;
+  });
+  s.check("state_table", [](const SqliteConfig& c) -> std::string {
+    if (c.state_table.empty()) return "";  // default <table>_state
+    const std::string p = cxflow::sqlite::identifier_problem(c.state_table);
+    return p.empty() ? p : "table names: " + p;
   });
   return s;
 }

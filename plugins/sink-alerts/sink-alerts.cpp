@@ -118,7 +118,7 @@ AlertSink::~AlertSink() = default;
 void AlertSink::start(Context& ctx) {
   ctx_ = &ctx;
   if (store_) {
-    for (const auto& note : store_->open()) ctx.log(LogLevel::Info, note);
+    store_->open([c = &ctx](LogLevel level, const std::string& message) { c->log(level, message); });
     std::size_t firing = 0;
     for (auto& r : rules_) {
       for (auto& [key, st] : store_->load(r.cfg.name)) {

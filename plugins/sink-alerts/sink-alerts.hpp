@@ -52,6 +52,9 @@ struct SqliteConfig {
   std::string table = "alerts";
   std::string state_table;  // default <table>_state
   Duration busy_timeout{5000};
+  int lock_retries = 5;            // the retry policy of cxflow-sqlite, keys as in sink-sqlite
+  Duration lock_retry_backoff{200};
+  bool uri = false;  // let SQLite interpret a file: URI path
 };
 
 struct WebhookConfig {

@@ -81,6 +81,11 @@ struct Plugin {
           "Wait before the first retry of a locked commit; doubles for each further retry (at most 30s)")
         .def("200ms")
         .range(1, 60'000);
+    s.key("uri", &Config::uri,
+          "Let SQLite read `path` as a URI (file:x.db?mode=ro&cache=shared, :memory:). Off by default: such a "
+          "path is refused, since mode=memory or :memory: would write nothing to disk")
+        .def("false");
+    s.check("path", [](const Config& c) { return cxflow::sqlite::path_problem(c.path, c.uri, "uri"); });
   }
 };
 

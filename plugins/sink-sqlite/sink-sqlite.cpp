@@ -133,7 +133,7 @@ bool type_compatible(ColumnType want, std::string_view declared) {
   return false;
 }
 
-bool is_locked(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
+using sqlite::is_locked;
 // Errors that reject one row and leave the transaction usable.
 bool is_row_error(int rc) {
   const int p = rc & 0xff;
@@ -181,14 +181,6 @@ std::string error_hint(int rc, const std::string& path) {
 
 }  // namespace
 
-bool is_identifier(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  if (!(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
-  return true;
-}
-
 const char* type_sql(ColumnType t) {
   switch (t) {
     case ColumnType::Text: return "TEXT";
@@ -208,15 +200,6 @@ const char* type_name(ColumnType t) {
   return "any";
 }
 
-std::string quote_identifier(std::string_view name) {
-  std::string q = "\"";
-  for (char c : name) {
-    if (c == '"') q += '"';
-    q += c;
-  }
-  return q + "\"";
-}
-
 // ---- Configure (no I/O) -------------------------------------------------------------------
 
 SqliteSink::SqliteSink(const Config& config, Setup& setup)
@@ -227,10 +210,11 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
       commit_retries_(setup.counter("commit_retries")),
       conversion_errors_(setup.counter("conversion_errors")) {
   const std::string ident_rule = "use letters, digits and '_', not starting with a digit";
-  if (cfg_.path.empty()) throw ConfigException({}, "'path': must name a database file, e.g. cxflow.db");
+  if (const std::string p = sqlite::path_problem(cfg_.path, cfg_.uri, "uri"); !p.empty())
+    throw ConfigException({}, "'path': " + p);
   if (!is_identifier(cfg_.table))
     throw ConfigException({}, "'table': '" + cfg_.table + "' is not a valid table name: " + ident_rule);
-  if (lower(cfg_.table).rfind("sqlite_", 0) == 0)
+  if (sqlite::is_reserved(cfg_.table))
     throw ConfigException({}, "'table': names starting with 'sqlite_' are reserved by SQLite; pick another name");
 
   const ConfigNode& cols = cfg_.columns;
@@ -352,43 +336,41 @@ void SqliteSink::start(Context& ctx) {
 }
 
 void SqliteSink::open_database() {
-  const int rc = sqlite3_open_v2(cfg_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  if (rc != SQLITE_OK) {
-    const std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    close_database();
-    throw std::runtime_error("cannot open SQLite database '" + cfg_.path + "' (for table '" + cfg_.table + "'): " + msg +
-                             "; " + path_hint(cfg_.path));
+  try {
+    db_ = sqlite::Connection(cfg_.path, {.create = true, .read_only = false, .uri = cfg_.uri});
+  } catch (const sqlite::Error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (for table '" + cfg_.table + "'); " + path_hint(cfg_.path));
   }
-  sqlite3_extended_result_codes(db_, 1);
-  if (sqlite3_db_readonly(db_, "main") == 1) {
+  if (db_.read_only()) {
     close_database();
     throw std::runtime_error("SQLite database '" + cfg_.path + "' (for table '" + cfg_.table +
                              "') could only be opened read-only; " + path_hint(cfg_.path));
   }
+  file_id_ = sqlite::file_id(cfg_.path);
+}
+
+sqlite::RetryPolicy SqliteSink::retry_policy() const {
+  return {.busy_timeout_ms = cfg_.busy_timeout.ms, .retries = cfg_.lock_retries,
+          .backoff_ms = cfg_.lock_retry_backoff.ms, .max_backoff_ms = 30'000};
 }
 
 int SqliteSink::exec_retrying(const std::string& sql, const char* what) {
-  for (int attempt = 1;; ++attempt) {
-    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
-    if (!is_locked(rc) || attempt > cfg_.lock_retries) return rc;
-    const std::int64_t delay = backoff_ms(attempt);
+  return db_.exec_retrying(sql, retry_policy(), [&](int attempt, std::int64_t delay) {
     ctx_->log(LogLevel::Warn, "'" + cfg_.path + "' is locked by another connection (" + what + " for table '" + cfg_.table +
                                   "'): retry " + std::to_string(attempt) + "/" + std::to_string(cfg_.lock_retries) +
                                   " in " + std::to_string(delay) + " ms");
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-  }
+  });
 }
 
 void SqliteSink::configure_connection() {
-  sqlite3_busy_timeout(db_, static_cast<int>(std::min<std::int64_t>(cfg_.busy_timeout.ms, INT_MAX)));
+  sqlite3_busy_timeout(db_.get(), static_cast<int>(std::min<std::int64_t>(cfg_.busy_timeout.ms, INT_MAX)));
   // The first statement reads the file: a file that is not a database fails here.
   int rc = exec_retrying("PRAGMA journal_mode=WAL", "switching to WAL");
   if (rc != SQLITE_OK) fail_sql("switching to WAL journal mode", rc);
   std::string mode;
   {
     sqlite3_stmt* st = nullptr;
-    rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode", -1, &st, nullptr);
+    rc = sqlite3_prepare_v2(db_.get(), "PRAGMA journal_mode", -1, &st, nullptr);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
       const unsigned char* t = sqlite3_column_text(st, 0);
       mode = t ? reinterpret_cast<const char*>(t) : "";
@@ -399,7 +381,7 @@ void SqliteSink::configure_connection() {
     throw std::runtime_error("cannot switch '" + cfg_.path + "' to WAL journal mode (it stays '" + mode +
                              "'): sink-sqlite needs WAL so readers never block the writer; use a file on a local disk");
   static const char* sync_sql[] = {"PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL", "PRAGMA synchronous=OFF"};
-  rc = sqlite3_exec(db_, sync_sql[static_cast<int>(cfg_.synchronous)], nullptr, nullptr, nullptr);
+  rc = sqlite3_exec(db_.get(), sync_sql[static_cast<int>(cfg_.synchronous)], nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail_sql("setting synchronous", rc);
 }
 
@@ -433,7 +415,7 @@ void SqliteSink::check_table() {
   };
   std::vector<Found> found;
   sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db_, "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)", -1, &st,
+  int rc = sqlite3_prepare_v2(db_.get(), "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)", -1, &st,
                               nullptr);
   if (rc != SQLITE_OK) fail_sql("reading the table's columns", rc);
   sqlite3_bind_text(st, 1, cfg_.table.c_str(), -1, SQLITE_TRANSIENT);
@@ -493,7 +475,7 @@ void SqliteSink::check_table() {
       if (f.pk > 0 && pk_columns == 1 && iequals(f.type, "integer") && lower(f.name) == key[0]) matched = true;
   }
   std::vector<std::string> unique_indexes;
-  rc = sqlite3_prepare_v2(db_, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0", -1, &st,
+  rc = sqlite3_prepare_v2(db_.get(), "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0", -1, &st,
                           nullptr);
   if (rc != SQLITE_OK) fail_sql("reading the table's indexes", rc);
   sqlite3_bind_text(st, 1, cfg_.table.c_str(), -1, SQLITE_TRANSIENT);
@@ -504,7 +486,7 @@ void SqliteSink::check_table() {
   sqlite3_finalize(st);
   for (const auto& index : unique_indexes) {
     if (matched) break;
-    rc = sqlite3_prepare_v2(db_, "SELECT name FROM pragma_index_info(?1)", -1, &st, nullptr);
+    rc = sqlite3_prepare_v2(db_.get(), "SELECT name FROM pragma_index_info(?1)", -1, &st, nullptr);
     if (rc != SQLITE_OK) fail_sql("reading the table's indexes", rc);
     sqlite3_bind_text(st, 1, index.c_str(), -1, SQLITE_TRANSIENT);
     std::vector<std::string> cols;
@@ -518,17 +500,48 @@ void SqliteSink::check_table() {
     std::sort(cols.begin(), cols.end());
     if (!expression && cols == key) matched = true;
   }
-  if (!matched) {
-    std::vector<std::string> quoted;
-    for (auto i : key_index_) quoted.push_back(quote_identifier(columns_[i].name));
-    std::vector<std::string> plain;
-    for (auto i : key_index_) plain.push_back(columns_[i].name);
+  if (!matched) add_key_index();
+}
+
+// An existing table without a unique index on the key (the seed tutorial's metric_snapshots has
+// none on timestamp): with create: true and no duplicate keys in its rows, the index is added
+// (and logged); with duplicates, start is refused with the query that lists them. Append mode
+// is not chosen silently: it would break the key's promise that a re-written window is one row.
+void SqliteSink::add_key_index() {
+  std::vector<std::string> quoted, plain;
+  for (auto i : key_index_) quoted.push_back(quote_identifier(columns_[i].name));
+  for (auto i : key_index_) plain.push_back(columns_[i].name);
+  const std::string table = quote_identifier(cfg_.table);
+  const std::string index = quote_identifier(cfg_.table + "_key");
+  const std::string create_sql = "CREATE UNIQUE INDEX " + index + " ON " + table + " (" + join(quoted) + ")";
+  const std::string duplicates_sql = "SELECT " + join(quoted) + ", count(*) FROM " + table + " GROUP BY " + join(quoted) +
+                                     " HAVING count(*) > 1";
+  if (!cfg_.create)
     throw std::runtime_error(where() + " has no UNIQUE index or PRIMARY KEY on exactly (" + join(plain) +
-                             "), which the upsert 'key' needs. Add one with: CREATE UNIQUE INDEX " +
-                             quote_identifier(cfg_.table + "_key") + " ON " + quote_identifier(cfg_.table) + " (" +
-                             join(quoted) + "); (it fails while duplicate rows exist), pick another table name, "
-                             "or remove 'key' for plain inserts.");
+                             "), which the upsert 'key' needs, and 'create' is false so sink-sqlite does not add one. "
+                             "Add one with: " + create_sql + "; (it fails while duplicate rows exist: list them with " +
+                             duplicates_sql + ";), set create: true, or remove 'key' for plain inserts.");
+  std::int64_t groups = 0, rows = 0;
+  try {
+    sqlite::Statement q = db_.prepare("SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM " + table +
+                                      " GROUP BY " + join(quoted) + " HAVING count(*) > 1)");
+    const int rc = q.step();
+    if (rc != SQLITE_ROW) fail_sql("looking for duplicate keys", rc);
+    groups = q.int64(0);
+    rows = q.int64(1);
+  } catch (const sqlite::Error& e) {
+    fail_sql("looking for duplicate keys", e.rc());
   }
+  if (groups > 0)
+    throw std::runtime_error(where() + " has no UNIQUE index on the upsert key (" + join(plain) + ") and cannot get one: " +
+                             std::to_string(rows) + " rows share " + std::to_string(groups) +
+                             " key values. List them with: " + duplicates_sql +
+                             "; then delete the extra rows (the UNIQUE index is added at the next start), pick another "
+                             "table name, or remove 'key' for plain inserts (append mode).");
+  const int rc = exec_retrying(create_sql, "CREATE UNIQUE INDEX");
+  if (rc != SQLITE_OK) fail_sql(create_sql, rc);
+  ctx_->log(LogLevel::Info, "migrated " + where() + ": it had no UNIQUE index on the upsert key (" + join(plain) +
+                                "), and its rows have no duplicate keys, so sink-sqlite added one: " + create_sql);
 }
 
 std::string SqliteSink::insert_sql() const {
@@ -549,9 +562,11 @@ std::string SqliteSink::insert_sql() const {
 
 void SqliteSink::prepare_insert() {
   const std::string sql = insert_sql();
-  const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &insert_,
-                                    nullptr);
-  if (rc != SQLITE_OK) fail_sql("preparing " + sql, rc);
+  try {
+    insert_ = db_.prepare(sql, true);
+  } catch (const sqlite::Error& e) {
+    fail_sql("preparing " + sql, e.rc());
+  }
 }
 
 // ---- Rows -------------------------------------------------------------------------------------
@@ -605,7 +620,7 @@ void SqliteSink::append_row(const Event& e) {
 
 void SqliteSink::write(const Batch& in) {
   if (failed_) throw std::runtime_error(failure_);
-  if (db_ == nullptr) throw std::logic_error("sink-sqlite: write() before start()");
+  if (!db_) throw std::logic_error("sink-sqlite: write() before start()");
   const auto max_rows = static_cast<std::size_t>(cfg_.max_batch_rows);
   for (const auto& e : in.events) {
     append_row(e);
@@ -628,7 +643,7 @@ void SqliteSink::on_end_of_stream() {
 }
 
 void SqliteSink::stop() {
-  if (db_ == nullptr) return;
+  if (!db_) return;
   cancel_timer(interval_timer_);
   cancel_timer(retry_timer_);
   std::string error;
@@ -665,13 +680,6 @@ void SqliteSink::cancel_timer(std::optional<TimerId>& t) {
   t.reset();
 }
 
-std::int64_t SqliteSink::backoff_ms(int retry) const {
-  constexpr std::int64_t kMaxBackoffMs = 30'000;
-  std::int64_t d = std::max<std::int64_t>(1, cfg_.lock_retry_backoff.ms);
-  for (int i = 1; i < retry && d < kMaxBackoffMs; ++i) d *= 2;
-  return std::min(d, kMaxBackoffMs);
-}
-
 void SqliteSink::commit(const char* reason, Mode mode) {
   if (pending_rows_ == 0) {
     cancel_timer(interval_timer_);
@@ -693,7 +701,7 @@ void SqliteSink::commit(const char* reason, Mode mode) {
     ++failed_attempts_;
     if (failed_attempts_ > cfg_.lock_retries) fail_locked(reason);
     commit_retries_.add();
-    const std::int64_t delay = backoff_ms(failed_attempts_);
+    const std::int64_t delay = retry_policy().delay_ms(failed_attempts_);
     ctx_->log(LogLevel::Warn, "'" + cfg_.path + "' is locked by another connection (waited busy_timeout " +
                                   format_duration(cfg_.busy_timeout) + " to commit " + std::to_string(rows) +
                                   " rows to table '" + cfg_.table + "' on " + reason + "): retry " +
@@ -723,7 +731,7 @@ void SqliteSink::fail_locked(const char* reason) {
 }
 
 void SqliteSink::fail_sql(const std::string& what, int rc) {
-  std::string msg = what + " failed for " + where() + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+  std::string msg = what + " failed for " + where() + ": " + (db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc));
   const std::string hint = error_hint(rc, cfg_.path);
   if (!hint.empty()) msg += "; " + hint;
   failed_ = true;
@@ -732,7 +740,7 @@ void SqliteSink::fail_sql(const std::string& what, int rc) {
 }
 
 void SqliteSink::rollback_quietly() {
-  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  db_.rollback_quietly();
 }
 
 void SqliteSink::bind_row(std::size_t row) {
@@ -740,54 +748,85 @@ void SqliteSink::bind_row(std::size_t row) {
   for (std::size_t i = 0; i < columns_.size(); ++i) {
     const int p = static_cast<int>(i + 1);
     const Value& v = r[i];
-    if (const auto* n = std::get_if<std::int64_t>(&v)) sqlite3_bind_int64(insert_, p, *n);
-    else if (const auto* d = std::get_if<double>(&v)) sqlite3_bind_double(insert_, p, *d);
+    if (const auto* n = std::get_if<std::int64_t>(&v)) sqlite3_bind_int64(insert_.get(), p, *n);
+    else if (const auto* d = std::get_if<double>(&v)) sqlite3_bind_double(insert_.get(), p, *d);
     else if (const auto* s = std::get_if<std::string>(&v))
-      sqlite3_bind_text(insert_, p, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
-    else if (const auto* b = std::get_if<bool>(&v)) sqlite3_bind_int64(insert_, p, *b ? 1 : 0);
-    else sqlite3_bind_null(insert_, p);
+      sqlite3_bind_text(insert_.get(), p, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
+    else if (const auto* b = std::get_if<bool>(&v)) sqlite3_bind_int64(insert_.get(), p, *b ? 1 : 0);
+    else sqlite3_bind_null(insert_.get(), p);
   }
 }
 
+// The database file deleted (or replaced) under the open connection: commits would go on into the
+// unlinked inode and vanish when the connection closes. Checked before every commit (one stat()).
+// The old connection is closed, a deleted file's orphaned -wal/-shm removed (SQLite would replay
+// that journal into the new file), and the file reopened: recreated with the table when deleted
+// (create: true; else start's checks fail the component), and the pending rows written there.
+void SqliteSink::check_file() {
+  const auto now = sqlite::file_id(cfg_.path);
+  if (now && now == file_id_) return;
+  const std::string what = now ? "was replaced by another file" : "was deleted";
+  ctx_->log(LogLevel::Error, "the database file '" + cfg_.path + "' " + what +
+                                 " while sink-sqlite had it open: rows committed to it before are gone with it");
+  close_database();
+  if (!now) sqlite::remove_orphaned_journal(cfg_.path);
+  try {
+    open_database();
+    configure_connection();
+    ensure_table();
+    check_table();
+    prepare_insert();
+  } catch (const std::exception& e) {
+    close_database();
+    failed_ = true;
+    failure_ = std::string("reopening '") + cfg_.path + "' after it " + what + ": " + e.what() + " (" +
+               std::to_string(pending_rows_) + " rows were not written)";
+    throw std::runtime_error(failure_);
+  }
+  ctx_->log(LogLevel::Warn, std::string(now ? "reopened" : "recreated") + " '" + cfg_.path + "' with " + where() +
+                                ": writing the " + std::to_string(pending_rows_) + " pending rows and all later rows there");
+}
+
 SqliteSink::Attempt SqliteSink::write_pending() {
-  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  check_file();
+  int rc = sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   if (is_locked(rc)) return Attempt::Locked;
   if (rc != SQLITE_OK) fail_sql("BEGIN IMMEDIATE", rc);
   std::uint64_t written = 0, rejected = 0;
   std::string first_rejection;
   for (std::size_t row = 0; row < pending_rows_; ++row) {
     bind_row(row);
-    rc = sqlite3_step(insert_);
-    sqlite3_reset(insert_);
+    rc = sqlite3_step(insert_.get());
+    sqlite3_reset(insert_.get());
     if (rc == SQLITE_DONE) {
       ++written;
       continue;
     }
     if (is_locked(rc)) {
-      sqlite3_clear_bindings(insert_);
+      sqlite3_clear_bindings(insert_.get());
       rollback_quietly();
       return Attempt::Locked;
     }
     if (is_row_error(rc)) {
-      if (++rejected == 1) first_rejection = sqlite3_errmsg(db_);
+      if (++rejected == 1) first_rejection = sqlite3_errmsg(db_.get());
       continue;
     }
-    const std::string msg = sqlite3_errmsg(db_);
-    sqlite3_clear_bindings(insert_);
+    const std::string msg = sqlite3_errmsg(db_.get());
+    sqlite3_clear_bindings(insert_.get());
     rollback_quietly();
     failed_ = true;
     failure_ = "INSERT failed for " + where() + ": " + msg;
     if (const std::string hint = error_hint(rc, cfg_.path); !hint.empty()) failure_ += "; " + hint;
     throw std::runtime_error(failure_);
   }
-  sqlite3_clear_bindings(insert_);
-  rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_clear_bindings(insert_.get());
+  rc = sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
   if (is_locked(rc)) {
     rollback_quietly();
     return Attempt::Locked;
   }
   if (rc != SQLITE_OK) {
-    const std::string msg = sqlite3_errmsg(db_);
+    const std::string msg = sqlite3_errmsg(db_.get());
     rollback_quietly();
     failed_ = true;
     failure_ = "COMMIT failed for " + where() + ": " + msg;
@@ -806,10 +845,8 @@ SqliteSink::Attempt SqliteSink::write_pending() {
 }
 
 void SqliteSink::close_database() noexcept {
-  if (insert_ != nullptr) sqlite3_finalize(insert_);
-  insert_ = nullptr;
-  if (db_ != nullptr) sqlite3_close_v2(db_);
-  db_ = nullptr;
+  insert_ = {};
+  db_.close();
 }
 
 }  // namespace cxflow::sqlite_sink

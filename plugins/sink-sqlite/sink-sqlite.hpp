@@ -12,14 +12,12 @@
 #include <cxflow/component.hpp>
 #include <cxflow/config.hpp>
 #include <cxflow/event.hpp>
+#include <cxflow/sqlite/sqlite.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace cxflow::sqlite_sink {
 
@@ -37,6 +35,7 @@ struct Config {
   std::int64_t max_batch_rows = 10000;
   int lock_retries = 5;
   Duration lock_retry_backoff{200};
+  bool uri = false;  // let SQLite interpret a file: URI path
 };
 
 enum class ColumnType { Any, Text, Integer, Real };
@@ -54,10 +53,10 @@ struct Column {
 };
 
 // Parsing and SQL helpers, exposed for the plugin's own use (no I/O).
-bool is_identifier(std::string_view name);
+using sqlite::is_identifier;
 const char* type_sql(ColumnType t);  // "TEXT", "INTEGER", "REAL", "" for any
 const char* type_name(ColumnType t);  // "text", "integer", "real", "any"
-std::string quote_identifier(std::string_view name);
+using sqlite::quote_identifier;
 
 class SqliteSink final : public Sink {
  public:
@@ -81,6 +80,7 @@ class SqliteSink final : public Sink {
   void configure_connection();
   void ensure_table();
   void check_table();
+  void add_key_index();
   void prepare_insert();
   std::string create_table_sql() const;
   std::string insert_sql() const;
@@ -96,10 +96,11 @@ class SqliteSink final : public Sink {
   void rollback_quietly();
   void arm_interval_timer();
   void cancel_timer(std::optional<TimerId>& t);
-  std::int64_t backoff_ms(int retry) const;
+  sqlite::RetryPolicy retry_policy() const;
   [[noreturn]] void fail_locked(const char* reason);
   [[noreturn]] void fail_sql(const std::string& what, int rc);
   void close_database() noexcept;
+  void check_file();
   void note_problem(const std::string& message);
 
   // Blocking retries for start-up statements (CREATE TABLE, journal_mode).
@@ -117,8 +118,9 @@ class SqliteSink final : public Sink {
   Counter& conversion_errors_;
 
   Context* ctx_ = nullptr;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* insert_ = nullptr;
+  sqlite::Connection db_;
+  sqlite::Statement insert_;  // after db_: finalized first
+  std::optional<sqlite::FileId> file_id_;  // of path when opened
 
   std::vector<Value> pending_;  // row-major, columns_.size() values per row
   std::size_t pending_rows_ = 0;

@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <regex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -454,6 +459,177 @@ TEST(SinkAlerts, ExistingTableWithoutAlertColumnsIsAnError) {
   }
   EXPECT_TRUE(contains(error, "the existing table 'alerts' lacks the alert columns timestamp, metric, value, threshold, severity"))
       << error;
+}
+
+// ---- Storage faults (the store is cxflow-sqlite, with sink-sqlite's retry policy) ------------
+
+namespace {
+
+// Holds the write lock of `db` from another connection, as another process would.
+class LockHolder {
+ public:
+  explicit LockHolder(const std::filesystem::path& db) {
+    sqlite3_open(db.c_str(), &c_);
+    locked_ = sqlite3_exec(c_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~LockHolder() {
+    release();
+    sqlite3_close(c_);
+  }
+  bool locked() const { return locked_; }
+  void release() {
+    if (locked_) sqlite3_exec(c_, "COMMIT", nullptr, nullptr, nullptr);
+    locked_ = false;
+  }
+
+ private:
+  sqlite3* c_ = nullptr;
+  bool locked_ = false;
+};
+
+bool logged(const Harness& h, const std::string& part) {
+  for (const auto& l : h.logs())
+    if (contains(l, part)) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(SinkAlerts, StoreLockedLongerThanBusyTimeoutIsRetriedNotFatal) {
+  TempDir dir;
+  const auto db = dir / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + ", busy_timeout: 200ms, lock_retries: 5, lock_retry_backoff: 500ms}\n");
+  h.start();
+  LockHolder lock(db);
+  ASSERT_TRUE(lock.locked());
+  // The lock is held for 2.5 s, far past busy_timeout: the commit waits it out by the retry policy.
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    lock.release();
+  });
+  EXPECT_NO_THROW(h.push({aht(h, 0, "sales", 250)}));
+  release.join();
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), "1");
+  EXPECT_TRUE(logged(h, "is locked by another connection (waited busy_timeout 200ms to commit 1 alert rows): retry 1/5"));
+  EXPECT_TRUE(logged(h, "committed the alerts to '" + db.string() + "' after "));
+  EXPECT_EQ(h.counter("rows_written"), 1u);
+}
+
+// The reported case with the default keys: a 10 s lock (an sqlite3 shell inside BEGIN, a backup)
+// used to fail the pipeline after busy_timeout's 5 s; the retry policy now waits it out.
+TEST(SinkAlerts, StoreLockedForTenSecondsWithTheDefaultKeysDoesNotFailThePipeline) {
+  TempDir dir;
+  const auto db = dir / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + "}\n");
+  h.start();
+  LockHolder lock(db);
+  ASSERT_TRUE(lock.locked());
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    lock.release();
+  });
+  EXPECT_NO_THROW(h.push({aht(h, 0, "sales", 250)}));
+  release.join();
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), "1");
+  EXPECT_TRUE(logged(h, "retry 1/5"));
+}
+
+TEST(SinkAlerts, StoreTableNamesAreCheckedAtTheirKeys) {
+  const std::string rule = "rules: [{metric: x, above: {warning: 1}}]\n";
+  const auto e = errors_text(rule + "sqlite: {path: a.db, state_table: 1st}\n");
+  EXPECT_TRUE(contains(e, "sqlite.state_table") && contains(e, "not starting with a digit")) << e;
+  EXPECT_TRUE(contains(errors_text(rule + "sqlite: {path: a.db, table: sqlite_alerts}\n"), "reserved by SQLite"));
+  EXPECT_EQ(errors_text(rule + "sqlite: {path: a.db, table: alerts, state_table: alert_state}\n"), "");
+}
+
+TEST(SinkAlerts, StoreLockedPastItsRetriesFailsAndKeepsTheQueuedAlerts) {
+  TempDir dir;
+  const auto db = dir / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + ", busy_timeout: 50ms, lock_retries: 1, lock_retry_backoff: 10ms}\n");
+  h.start();
+  LockHolder lock(db);
+  ASSERT_TRUE(lock.locked());
+  std::string error;
+  try {
+    h.push({aht(h, 0, "sales", 250)});
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_TRUE(contains(error, "giving up on '" + db.string() + "': the database stayed locked")) << error;
+  EXPECT_TRUE(contains(error, "raise busy_timeout or lock_retries")) << error;
+  lock.release();
+  h.stop();  // one more commit: the alert was kept, not dropped
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), "1");
+}
+
+TEST(SinkAlerts, StoreUriPathIsRefusedUnlessAsked) {
+  const std::string rule = "rules: [{metric: x, above: {warning: 1}}]\n";
+  const auto e = errors_text(rule + "sqlite: {path: 'file:a.db?mode=memory'}\n");
+  EXPECT_TRUE(contains(e, "sqlite.path") && contains(e, "mode=memory writes nothing to disk") &&
+              contains(e, "set uri: true"))
+      << e;
+  EXPECT_TRUE(contains(errors_text(rule + "sqlite: {path: ':memory:'}\n"), "set uri: true"));
+  EXPECT_EQ(errors_text(rule + "sqlite: {path: 'file:a.db?mode=memory', uri: true}\n"), "");
+}
+
+TEST(SinkAlerts, StoreFileDeletedMidRunIsRecreatedAndReported) {
+  TempDir dir;
+  const auto db = dir / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + "}\n");
+  h.start();
+  h.push({aht(h, 0, "sales", 250)});
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), "1");
+  std::filesystem::remove(db);
+  h.push({aht(h, 1, "sales", 100)});  // resolved: an alert row, into the recreated file
+  EXPECT_TRUE(logged(h, "the database file '" + db.string() + "' was deleted while sink-alerts had it open"));
+  EXPECT_TRUE(logged(h, "recreated '" + db.string() + "' with the alert tables"));
+  ASSERT_TRUE(std::filesystem::exists(db));
+  EXPECT_EQ(sqlite_scalar(db, "SELECT state FROM alerts"), "resolved");
+  h.stop();
+  EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
+}
+
+// The store on a small tmpfs whose free space is then used up: SQLITE_FULL fails the component
+// with a clear error, the queued alerts are kept, and once space is back stop() commits them.
+TEST(SinkAlerts, StoreOnAFullDiskFailsClearlyAndLosesNothing) {
+  TempDir dir;
+  const auto mnt = dir / "small";
+  std::filesystem::create_directory(mnt);
+  if (std::system(("mount -t tmpfs -o size=512k tmpfs " + mnt.string() + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)std::system(("umount " + dir).c_str()); }
+  } unmount{mnt.string()};
+  const auto db = mnt / "a.db";
+  auto h = load("", "sqlite: {path: " + db.string() + "}\n");
+  h.start();
+  h.push({aht(h, 0, "sales", 250)});  // firing: committed while there is room
+  ASSERT_EQ(h.counter("rows_written"), 1u);
+  {
+    // Fill the rest of the file system.
+    std::FILE* f = std::fopen((mnt / "filler").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::vector<char> block(4096, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+  }
+  std::string error;
+  try {
+    for (int i = 1; i < 200 && error.empty(); ++i) h.push({aht(h, i, "sales", i % 2 ? 100 : 250)});
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_TRUE(contains(error, "sink-alerts sqlite '" + db.string() + "'")) << error;
+  EXPECT_TRUE(contains(error, "the disk is full")) << error;
+  const std::uint64_t committed = h.counter("rows_written");
+  const std::uint64_t raised = h.counter("alerts");
+  EXPECT_GT(raised, committed) << "the failed commit's alerts are not counted as written";
+  std::filesystem::remove(mnt / "filler");
+  h.stop();
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), std::to_string(raised)) << "every alert raised is stored";
+  EXPECT_EQ(sqlite_scalar(db, "PRAGMA integrity_check"), "ok");
 }
 
 // ---- Config errors: each names the key --------------------------------------------------------

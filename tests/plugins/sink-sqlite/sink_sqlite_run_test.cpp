@@ -141,3 +141,60 @@ TEST(SinkSqliteRun, KillDashNineLeavesWholeCommitsAndAnIntactDatabase) {
   EXPECT_EQ(rows % 10, 0) << "a commit is never partial";
   EXPECT_EQ(sqlite_scalar(db, "SELECT max(seq) + 1 FROM t"), std::to_string(rows)) << "no gaps: commits land in order";
 }
+
+// ---- Storage faults -------------------------------------------------------------------------
+
+TEST(SinkSqliteRun, UriPathIsRefusedByValidateAtThePathKeyUnlessAsked) {
+  TempDir d;
+  const std::string pipeline = "sources:\n  nums: {plugin: test-source, count: 10}\n"
+                               "sinks:\n  out:\n    plugin: sink-sqlite\n    inputs: [nums]\n"
+                               "    path: 'file:x.db?mode=memory'\n    table: t\n    columns: {seq: seq}\n";
+  const auto y = d.write("p.yaml", pipeline);
+  auto v = run_cxflow("validate", y);
+  EXPECT_NE(v.exit_code, 0) << v.err;
+  const std::string all = v.out + v.err;
+  EXPECT_TRUE(contains(all, "p.yaml:7:")) << all;  // the line of `path`, not of the component
+  EXPECT_TRUE(contains(all, "mode=memory writes nothing to disk")) << all;
+  EXPECT_TRUE(contains(all, "set uri: true")) << all;
+  auto r = run_cxflow("run", y);
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(contains(r.err, "rows_written=10")) << r.err;
+
+  const auto ok = d.write("ok.yaml", pipeline + "    uri: true\n");
+  auto v2 = run_cxflow("validate", ok);
+  EXPECT_EQ(v2.exit_code, 0) << v2.err;
+}
+
+// A tmpfs of 256 KiB fills up mid-run: SQLITE_FULL fails the sink with a clear error, the host
+// drains and exits non-zero, and every row an earlier commit reported is in the file.
+TEST(SinkSqliteRun, DiskFullFailsThePipelineAndKeepsEarlierCommits) {
+  TempDir d;
+  const auto mnt = d / "small";
+  fs::create_directory(mnt);
+  const std::string mount = "mount -t tmpfs -o size=256k tmpfs " + mnt.string() + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)std::system(("umount " + dir).c_str()); }
+  } unmount{mnt.string()};
+  const auto db = mnt / "full.db";
+  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 200000, batch: 100}\n"
+                                   "sinks:\n" + sink("out", db, "t"));
+  auto r = run_cxflow("run", y);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "database or disk is full")) << r.err;
+  EXPECT_TRUE(contains(r.err, "the disk is full")) << r.err;
+  EXPECT_TRUE(contains(r.err, "component 'out' failed")) << r.err;
+  const std::string line = summary_of(r.err, "[sink:sink-sqlite:out]");
+  const auto at = line.find("rows_written=");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const std::string written = std::to_string(std::stoll(line.substr(at + 13)));
+  EXPECT_GT(std::stoll(written), 0) << r.err;
+  // Read a copy (the full tmpfs has no room for a reader's -shm): what was committed is there.
+  const auto copy = d / "copy";
+  fs::create_directory(copy);
+  for (const char* suffix : {"", "-wal"})
+    if (fs::exists(db.string() + suffix)) fs::copy_file(db.string() + suffix, copy.string() + "/full.db" + suffix);
+  EXPECT_EQ(sqlite_scalar(copy / "full.db", "SELECT count(*) FROM t"), written);
+  EXPECT_EQ(sqlite_scalar(copy / "full.db", "PRAGMA integrity_check"), "ok");
+}

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -359,7 +360,7 @@ TEST(SinkSqlite, ExistingTableWithARequiredExtraColumnIsAnError) {
   EXPECT_TRUE(contains(err, "column 'agent' is NOT NULL without a default and is not configured")) << err;
 }
 
-TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexForTheKeyIsAnError) {
+TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexAndCreateFalseIsAnError) {
   TempDir d;
   const auto db = d / "a.db";
   {
@@ -368,10 +369,77 @@ TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexForTheKeyIsAnError) {
                      "CREATE UNIQUE INDEX only_queue ON queue_snapshots (queue)"),
               SQLITE_OK);
   }
-  auto h = Harness::load("sink-sqlite", snapshot_config(db));
+  auto h = Harness::load("sink-sqlite", snapshot_config(db, "create: false\n"));
   const std::string err = start_error(h);
   EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "' has no UNIQUE index or PRIMARY KEY on exactly (window_end, queue)")) << err;
   EXPECT_TRUE(contains(err, "CREATE UNIQUE INDEX \"queue_snapshots_key\" ON \"queue_snapshots\" (\"window_end\", \"queue\")")) << err;
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM pragma_index_list('queue_snapshots')"), "1") << "create: false adds no index";
+}
+
+// The seed tutorial's own service makes metric_snapshots without a unique index on timestamp.
+constexpr const char* kSeedSnapshots =
+    "CREATE TABLE IF NOT EXISTS metric_snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, "
+    "total_interactions INTEGER NOT NULL, avg_handle_time REAL NOT NULL, avg_wait_time REAL NOT NULL, "
+    "active_agents INTEGER NOT NULL, created_at TEXT DEFAULT CURRENT_TIMESTAMP);";
+
+std::string seed_config(const fs::path& db) {
+  return "path: " + db.string() +
+         "\ntable: metric_snapshots\ncolumns:\n  timestamp: $event_time\n"
+         "  total_interactions: {field: contacts, type: integer, default: 0}\n"
+         "  avg_handle_time: {field: aht, type: real, default: 0}\n"
+         "  avg_wait_time: {field: avg_wait_time, type: real, default: 0}\n"
+         "  active_agents: {field: agents, type: integer, default: 0}\nkey: [timestamp]\n";
+}
+
+TEST(SinkSqlite, SeedTutorialTableWithoutAUniqueTimestampIsMigrated) {
+  TempDir d;
+  const auto db = d / "seed.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec(std::string(kSeedSnapshots) +
+                     "INSERT INTO metric_snapshots (timestamp, total_interactions, avg_handle_time, avg_wait_time, "
+                     "active_agents) VALUES ('2025-12-31T23:59:00.000Z', 3, 1.5, 2.5, 4)"),
+              SQLITE_OK);
+  }
+  auto h = Harness::load("sink-sqlite", seed_config(db));
+  h.start();
+  EXPECT_TRUE(logged(h, "migrated table 'metric_snapshots'")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "CREATE UNIQUE INDEX \"metric_snapshots_key\" ON \"metric_snapshots\" (\"timestamp\")")) << all_logs(h);
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  h.push({snapshot(h, kT0, "sales", 7, 1.0)});  // the same window again: an upsert, not a second row
+  h.end_of_stream();
+  h.stop();
+  EXPECT_EQ(sqlite_query(db, "SELECT timestamp, total_interactions FROM metric_snapshots ORDER BY id"),
+            (Rows{{"2025-12-31T23:59:00.000Z", "3"}, {"2026-01-01T00:00:00.000Z", "7"}}));
+  // The next start finds the index and logs no migration.
+  auto again = Harness::load("sink-sqlite", seed_config(db));
+  again.start();
+  EXPECT_FALSE(logged(again, "migrated")) << all_logs(again);
+  again.stop();
+  expect_integrity(db);
+}
+
+TEST(SinkSqlite, SeedTutorialTableWithDuplicateTimestampsIsRefusedWithTheQueryThatFindsThem) {
+  TempDir d;
+  const auto db = d / "seed.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec(std::string(kSeedSnapshots) +
+                     "INSERT INTO metric_snapshots (timestamp, total_interactions, avg_handle_time, avg_wait_time, "
+                     "active_agents) VALUES ('t1', 1, 1, 1, 1), ('t1', 2, 2, 2, 2), ('t2', 3, 3, 3, 3)"),
+              SQLITE_OK);
+  }
+  auto h = Harness::load("sink-sqlite", seed_config(db));
+  const std::string err = start_error(h);
+  const std::string query =
+      "SELECT \"timestamp\", count(*) FROM \"metric_snapshots\" GROUP BY \"timestamp\" HAVING count(*) > 1";
+  EXPECT_TRUE(contains(err, "2 rows share 1 key values")) << err;
+  EXPECT_TRUE(contains(err, query)) << err;
+  EXPECT_TRUE(contains(err, "remove 'key' for plain inserts")) << err;
+  // The query really lists the duplicates, and nothing was changed.
+  EXPECT_EQ(sqlite_query(db, query), (Rows{{"t1", "2"}}));
+  EXPECT_EQ(count(db, "metric_snapshots"), "3");
 }
 
 TEST(SinkSqlite, ExistingTableWithAMatchingIndexIsUsed) {
@@ -484,6 +552,111 @@ TEST(SinkSqlite, ReadOnlyDatabaseFileIsAClearError) {
   const std::string err = start_error(h);
   EXPECT_TRUE(contains(err, "SQLite database '" + db.string() + "'")) << err;
   EXPECT_TRUE(contains(err, "the file is not writable")) << err;
+}
+
+// Root ignores permission bits, but not the immutable attribute (chattr +i, ext4/xfs/btrfs/tmpfs).
+bool make_immutable(const fs::path& p, bool on) {
+  return std::system(((on ? "chattr +i '" : "chattr -i '") + p.string() + "' 2>/dev/null").c_str()) == 0;
+}
+
+TEST(SinkSqlite, ReadOnlyDatabaseFileIsAClearErrorEvenAsRoot) {
+  TempDir d;
+  const auto db = d / "a.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec("CREATE TABLE t (a); INSERT INTO t VALUES (1)"), SQLITE_OK);
+  }
+  if (!make_immutable(db, true)) GTEST_SKIP() << "chattr +i is not available on " << d.path() << "'s file system";
+  auto h = Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: t\ncolumns: {a: b}\n");
+  const std::string err = start_error(h);
+  make_immutable(db, false);
+  EXPECT_TRUE(contains(err, "SQLite database '" + db.string() + "'")) << err;
+  EXPECT_TRUE(contains(err, "read-only")) << err;
+  EXPECT_EQ(count(db, "t"), "1") << "what was committed stays";
+}
+
+TEST(SinkSqlite, DatabaseFileDeletedMidRunIsRecreatedWithTheTableAndReported) {
+  TempDir d;
+  const auto db = d / "a.db";
+  auto h = Harness::load("sink-sqlite", snapshot_config(db));
+  h.start();
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  EXPECT_EQ(count(db), "1");
+  fs::remove(db);  // an operator's rm, leaving -wal and -shm behind
+  h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0), snapshot(h, kT0 + kMinute, "support", 3, 1.0)});
+  h.watermark(kT0 + kMinute);
+  EXPECT_TRUE(logged(h, "the database file '" + db.string() + "' was deleted while sink-sqlite had it open")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "recreated '" + db.string() + "' with table 'queue_snapshots'")) << all_logs(h);
+  ASSERT_TRUE(fs::exists(db));
+  EXPECT_EQ(sqlite_query(db, "SELECT queue, contacts FROM queue_snapshots ORDER BY queue"),
+            (Rows{{"sales", "2"}, {"support", "3"}}));
+  EXPECT_EQ(h.counter("rows_written"), 3u);
+  h.push({snapshot(h, kT0 + 2 * kMinute, "sales", 4, 1.0)});
+  h.end_of_stream();
+  h.stop();
+  EXPECT_EQ(count(db), "3");
+  expect_integrity(db);
+}
+
+TEST(SinkSqlite, DatabaseFileDeletedWithCreateFalseFailsTheComponent) {
+  TempDir d;
+  const auto db = d / "a.db";
+  {
+    Connection c(db);
+    ASSERT_EQ(c.exec("CREATE TABLE queue_snapshots (window_end TEXT, queue TEXT, contacts INTEGER, avg_wait_time REAL, "
+                     "UNIQUE (window_end, queue))"),
+              SQLITE_OK);
+  }
+  auto h = Harness::load("sink-sqlite", snapshot_config(db, "create: false\n"));
+  h.start();
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  fs::remove(db);
+  h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0)});
+  std::string err;
+  try {
+    h.watermark(kT0 + kMinute);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  EXPECT_TRUE(logged(h, "was deleted while sink-sqlite had it open")) << all_logs(h);
+  EXPECT_TRUE(contains(err, "does not exist and 'create' is false")) << err;
+}
+
+// The database turns read-only under a running sink (chattr +i on the file and its -wal: even
+// root's writes through open handles fail, as on a file system the kernel remounted read-only):
+// a clear error, nothing committed lost, and the pending rows written by stop() once it is
+// writable again.
+TEST(SinkSqlite, DatabaseTurnedReadOnlyMidRunIsAClearErrorAndLosesNoCommit) {
+  TempDir d;
+  const auto db = d / "a.db";
+  const fs::path wal = db.string() + "-wal";
+  auto h = Harness::load("sink-sqlite", snapshot_config(db));
+  h.start();
+  h.push({snapshot(h, kT0, "sales", 1, 1.0)});
+  h.watermark(kT0);
+  ASSERT_EQ(count(db), "1");
+  if (!make_immutable(db, true) || !make_immutable(wal, true)) {
+    make_immutable(db, false);
+    GTEST_SKIP() << "chattr +i is not available on " << d.path() << "'s file system";
+  }
+  h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0)});
+  std::string err;
+  try {
+    h.watermark(kT0 + kMinute);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  make_immutable(db, false);
+  make_immutable(wal, false);
+  EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "'")) << err;
+  EXPECT_TRUE(contains(err, "check the disk and the permissions")) << err;
+  EXPECT_EQ(count(db), "1") << "the earlier commit is intact";
+  h.stop();
+  EXPECT_TRUE(logged(h, "committed 1 rows to table 'queue_snapshots'")) << all_logs(h);
+  EXPECT_EQ(count(db), "2");
+  expect_integrity(db);
 }
 
 TEST(SinkSqlite, UnwritableLocationIsAClearErrorEvenForRoot) {
