@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cxflow/time.hpp"
+#include "iso8601_tail.hpp"
 
 namespace cxflow {
 

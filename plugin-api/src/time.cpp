@@ -1,4 +1,5 @@
 #include "cxflow/time.hpp"
+#include "iso8601_tail.hpp"
 
 #include <algorithm>
 #include <cctype>
