@@ -267,13 +267,13 @@ const RejectedPlugin* PluginRegistry::find_rejected(const std::string& name) con
 
 std::string PluginRegistry::not_found_message(const std::string& name) const {
   if (const auto* r = find_rejected(name)) return r->reason;
-  if (auto it = failures_.find(name); it != failures_.end()) return "plugin '" + name + "': " + it->second;
+  if (auto it = failures_.find(name); it != failures_.end()) return "plugin " + quote_value(name) + ": " + it->second;
   std::vector<std::string> names;
   for (const auto& p : plugins_) names.push_back(p.name);
   for (const auto& dir : dirs_)
     for (const auto& f : so_files(dir)) names.push_back(f.stem().string());
   std::string msg = "plugin " + quote_value(name) + " not found" + did_you_mean(name, names);
-  msg += " (searched for " + name + ".so in: ";
+  msg += name.size() <= kQuoteMaxChars ? " (searched for " + name + ".so in: " : std::string(" (searched in: ");
   for (std::size_t i = 0; i < dirs_.size(); ++i) msg += (i ? ", " : "") + dirs_[i].string();
   msg += "; add a folder with --plugin-dir or CXFLOW_PLUGIN_PATH)";
   return msg;
