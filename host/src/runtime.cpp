@@ -436,6 +436,7 @@ struct Node final : SourceContext {
   }
   void when_ready_raw(std::function<void()> fn) override { on_outputs_ready(std::move(fn)); }
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return c.pushed; }
+  const std::optional<std::vector<FieldId>>& projection() const noexcept override { return c.projection; }
   void end_of_stream() override {
     if (finished) return;
     finished = true;
@@ -625,10 +626,9 @@ int Runtime::run() {
     for (auto& n : rt.nodes) {
       if (n->kind() == Kind::Source) in += n->out_count.value();
       if (n->kind() == Kind::Sink) out += n->in_count.value();
-      for (const auto& [k, v] : n->c.counters->snapshot()) {
-        if (k == "rows_written") rows += v;
-        if (k == "alerts") alerts += v;
-      }
+      // By declared role, not by name: a sink's data rows, not alert rows or raw event rows.
+      rows += n->c.counters->sum(CounterRole::RowsCommitted);
+      alerts += n->c.counters->sum(CounterRole::Alerts);
     }
     return std::array<std::uint64_t, 4>{in, out, rows, alerts};
   };
@@ -647,7 +647,7 @@ int Runtime::run() {
     last = now;
     last_totals = t;
     std::string line = "in " + human_count(in_rate) + " ev/s, out " + human_count(out_rate) + " ev/s | events " +
-                       human_count(static_cast<double>(t[0])) + " | windows written " + std::to_string(t[2]) +
+                       human_count(static_cast<double>(t[0])) + " | rows written " + std::to_string(t[2]) +
                        " | alerts " + std::to_string(t[3]);
     if (rt.draining) line += " | draining";
     if (rt.options.status_line) set_status_line(line);
@@ -706,7 +706,7 @@ int Runtime::run() {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto t = totals();
   char head[160];
-  std::snprintf(head, sizeof head, "summary: %.2f s, %llu events in (%s/s), %llu windows written, %llu alerts", secs,
+  std::snprintf(head, sizeof head, "summary: %.2f s, %llu events in (%s/s), %llu rows written, %llu alerts", secs,
                 static_cast<unsigned long long>(t[0]), human_count(static_cast<double>(t[0]) / std::max(secs, 1e-3)).c_str(),
                 static_cast<unsigned long long>(t[2]), static_cast<unsigned long long>(t[3]));
   log_line(LogLevel::Info, "[host]", head);

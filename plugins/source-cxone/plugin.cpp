@@ -237,7 +237,7 @@ struct Plugin {
           "is malformed")
         .def("timestamp");
     s.key("required_fields", &Config::required_fields,
-          "Fields every event must carry (non-null); an event without one is counted as malformed_missing_field (default: [eventType])");
+          "Fields every event must carry (non-null); an event without one is counted as malformed{reason=missing_field} (default: [eventType])");
     s.key("max_out_of_order", &Config::max_out_of_order,
           "Watermark lag: after each batch the watermark is the highest event time seen minus this")
         .def("2s")

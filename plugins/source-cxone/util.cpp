@@ -252,11 +252,11 @@ const char* cause_name(Cause c) noexcept {
 
 Counters::Counters(Setup& s)
     : connections(s.counter("connections")),
-      reconnects(s.counter("reconnects")),
+      reconnects(s.counter("reconnects_total")),
       events(s.counter("events_received")),
       frames(s.counter("frames_received")),
       bytes(s.counter("bytes_received")),
-      malformed(s.counter("malformed")),
+      malformed(s.counter("malformed_total")),
       too_large(s.counter("messages_too_large")),
       dropped_full(s.counter("dropped_full")),
       dead_lettered(s.counter("dead_lettered")),
@@ -267,9 +267,13 @@ Counters::Counters(Setup& s)
       last_event_time_ms(s.counter("last_event_time_ms")),
       paused(s.counter("paused")) {
   for (int i = 0; i < kCauses; ++i)
-    reconnects_by[i] = &s.counter(std::string("reconnects_") + cause_name(static_cast<Cause>(i)));
+    reconnects_by[i] = &s.declare_counter({"reconnects", CounterKind::Counter, "connections",
+                                           {{"cause", cause_name(static_cast<Cause>(i))}}, CounterRole::Retries,
+                                           "reconnections, by what ended the previous connection"});
   for (int i = 0; i < kMalformedReasons; ++i)
-    malformed_by[i] = &s.counter(std::string("malformed_") + malformed_name(static_cast<Malformed>(i)));
+    malformed_by[i] = &s.declare_counter({"malformed", CounterKind::Counter, "messages",
+                                          {{"reason", malformed_name(static_cast<Malformed>(i))}}, CounterRole::Malformed,
+                                          "messages skipped as malformed, by reason"});
 }
 
 }  // namespace cxflow::cxone
