@@ -193,7 +193,7 @@ struct Plugin {
         .min(0);
     s.key("ping_timeout", &Config::ping_timeout,
           "No frame or pong within this after a ping: the peer is dead, the connection is closed and re-opened "
-          "(reconnects_ping_timeout). Suspended while reading is paused by backpressure")
+          "(reconnects{cause=ping_timeout}). Suspended while reading is paused by backpressure")
         .def("10s")
         .min(0);
     s.key("max_message_size", &Config::max_message_size,

@@ -69,13 +69,13 @@ std::string excerpt(std::string_view line) {
 
 ReplaySource::ReplaySource(const Config& config, Setup& setup)
     : cfg_(config),
-      lines_(setup.counter("lines_read")),
-      malformed_total_(setup.counter("malformed_lines")),
-      future_(setup.counter("future_events")),
-      late_(setup.counter("late_events")),
-      defaulted_(setup.counter("time_defaulted")),
-      dead_lettered_(setup.counter("dead_lettered")),
-      prefiltered_(setup.counter("prefiltered")) {
+      lines_(setup.declare_counter({"lines_read", CounterKind::Counter, "lines", {}, CounterRole::None, "lines read from the file"})),
+      malformed_total_(setup.declare_counter({"malformed_lines", CounterKind::Counter, "lines", {}, CounterRole::None, "lines skipped as malformed, all reasons (the sum of malformed{reason})"})),
+      future_(setup.declare_counter({"future_events", CounterKind::Counter, "events", {}, CounterRole::Dropped, "events more than max_future ahead of the highest time seen, dropped"})),
+      late_(setup.declare_counter({"late_events", CounterKind::Counter, "events", {}, CounterRole::None, "events older than the watermark (still emitted)"})),
+      defaulted_(setup.declare_counter({"time_defaulted", CounterKind::Counter, "events", {}, CounterRole::None, "events given the highest time seen (on_bad_time: last_seen)"})),
+      dead_lettered_(setup.declare_counter({"dead_lettered", CounterKind::Counter, "lines", {}, CounterRole::None, "lines written to dead_letter"})),
+      prefiltered_(setup.declare_counter({"prefiltered", CounterKind::Counter, "lines", {}, CounterRole::Dropped, "lines dropped by the prefilter or pushed-down conditions before full decoding"})) {
   const auto speed = parse_speed(cfg_.speed);
   if (!speed) throw ConfigException({}, "'speed': expected 'max' or a positive factor (1 = original pace), found '" + cfg_.speed + "'");
   speed_ = *speed;

@@ -394,11 +394,11 @@ struct SimulatorSource::Impl {
         f_agents_available(setup.produces("metrics.agentsAvailable", FieldType::Number)),
         f_longest_wait(setup.produces("metrics.longestWait", FieldType::Number)),
         f_service_level(setup.produces("metrics.serviceLevel", FieldType::Number)),
-        c_arrived(setup.counter("contacts_arrived")),
-        c_answered(setup.counter("contacts_answered")),
-        c_abandoned(setup.counter("contacts_abandoned")),
-        c_ended(setup.counter("contacts_ended")),
-        c_gt_lines(setup.counter("ground_truth_lines")) {
+        c_arrived(setup.declare_counter({"contacts_arrived", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts that arrived"})),
+        c_answered(setup.declare_counter({"contacts_answered", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts answered by an agent"})),
+        c_abandoned(setup.declare_counter({"contacts_abandoned", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts that hung up while queued"})),
+        c_ended(setup.declare_counter({"contacts_ended", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts completed"})),
+        c_gt_lines(setup.declare_counter({"ground_truth_lines", CounterKind::Counter, "lines", {}, CounterRole::None, "lines written to the ground_truth file"})) {
     if (std::string err = resolve_model(cfg, model); !err.empty()) throw ConfigException({}, err);
     batch_size = static_cast<std::size_t>(cfg.batch_size);
     id_prefix = "sim-" + std::to_string(cfg.seed) + "-";
