@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "pipeline.hpp"
+#include "plugin_registry.hpp"
 #include "process.hpp"
 
 using namespace cxflow::test;
@@ -260,4 +264,85 @@ sinks:
                               "input may carry fields it does not declare); did you mean 'metadata.queue'?"))
       << r.err;
   EXPECT_FALSE(contains(r.err, "metadata.region")) << r.err;
+}
+
+// On main the projection was global (the frozen FieldTable): a source decoded every name any
+// component interned, output-only names such as `contacts` included. Now each source keeps what
+// its own downstream reads.
+TEST(Projection, EachSourceKeepsOnlyWhatItsOwnDownstreamReads) {
+  TempDir d;
+  const auto p = d.write("p.yaml", R"(sources:
+  a: {plugin: source-replay, path: a.jsonl}
+  b: {plugin: source-replay, path: b.jsonl}
+transforms:
+  ended:
+    plugin: filter-interaction
+    inputs: [a]
+    states: [ended]
+  per_queue:
+    plugin: aggregate-window
+    inputs: [ended]
+    window: 60s
+    group_by: [metadata.queue]
+    metrics: {contacts: count, aht: avg(metrics.handleTime)}
+sinks:
+  rows:
+    plugin: sink-sqlite
+    inputs: [per_queue]
+    path: out.db
+    table: t
+    columns: {queue: metadata.queue, contacts: {field: contacts, type: integer}, aht: {field: aht, type: real}}
+  agents:
+    plugin: sink-sqlite
+    inputs: [b]
+    path: out.db
+    table: agents
+    columns: {agent: agentId}
+)");
+  cxflow::host::PluginRegistry reg({plugin_dir()});
+  reg.scan();
+  std::vector<cxflow::ConfigError> errors;
+  auto pipeline = cxflow::host::load_pipeline(p.string(), reg, errors);
+  ASSERT_NE(pipeline, nullptr) << (errors.empty() ? "" : errors[0].str());
+  auto names = [&](const std::string& source) {
+    std::vector<std::string> out;
+    for (const auto& c : pipeline->components)
+      if (c.spec.name == source) {
+        EXPECT_TRUE(c.projection.has_value()) << source;
+        if (c.projection)
+          for (auto id : *c.projection) out.push_back(pipeline->fields.name(id));
+      }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  // a: the filter's state, the aggregate's group key and averaged field; not contacts, aht,
+  // window_start or agentId (read downstream of b only).
+  EXPECT_EQ(names("a"), (std::vector<std::string>{"metadata.queue", "metrics.handleTime", "metrics.state"}));
+  EXPECT_EQ(names("b"), (std::vector<std::string>{"agentId"}));
+}
+
+// The progress line (the status line's text when not on a terminal) reads the same roles.
+TEST(DeclaredCounters, ProgressLineShowsRowsWrittenAndAlertsByRole) {
+  TempDir d;
+  const auto db = d / "demo.db";
+  std::ifstream in(source_dir() + "/pipelines/simulated.yaml");
+  std::stringstream text;
+  text << "runtime: {log_interval: 50ms}\n" << in.rdbuf();
+  const auto p = d.write("p.yaml", text.str());
+  auto r = run_process({cxflow_bin(), "run", p.string(), "--no-status", "--plugin-dir", plugin_dir()},
+                       {"CXFLOW_PLUGIN_PATH=", "CXFLOW_SPEED=20000", "CXFLOW_DB=" + db.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::uint64_t data_rows = std::stoull(sqlite_scalar(db, "SELECT count(*) FROM metric_snapshots")) +
+                                  std::stoull(sqlite_scalar(db, "SELECT count(*) FROM queue_snapshots"));
+  std::uint64_t last_rows = 0, lines = 0;
+  for (std::size_t at = r.err.find("progress: "); at != std::string::npos; at = r.err.find("progress: ", at + 1)) {
+    const std::string line = r.err.substr(at, r.err.find('\n', at) - at);
+    const auto rw = line.find("| rows written ");
+    ASSERT_NE(rw, std::string::npos) << line;
+    EXPECT_NE(line.find(" | alerts "), std::string::npos) << line;
+    last_rows = std::stoull(line.substr(rw + 15));
+    ++lines;
+  }
+  ASSERT_GT(lines, 0u) << r.err;
+  EXPECT_LE(last_rows, data_rows) << "rows written counts data rows only\n" << r.err;
 }
