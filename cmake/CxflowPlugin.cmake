@@ -25,6 +25,10 @@ function(cxflow_add_plugin name)
     # Out of tree: find libcxflow-api.so where the SDK is installed.
     set(rpath ${CXFLOW_SDK_LIBDIR})
     set(build_rpath ${CXFLOW_SDK_LIBDIR})
+    # Compile-time refusal of a plugin built with other settings than the host (cxflowConfig.cmake).
+    if(DEFINED CXFLOW_SDK_BUILD_CHECK AND EXISTS ${CXFLOW_SDK_BUILD_CHECK})
+      target_compile_options(${name} PRIVATE -include ${CXFLOW_SDK_BUILD_CHECK})
+    endif()
   else()
     # In tree: plugins live in <prefix>/lib/cxflow/plugins, the API library in <prefix>/lib.
     set(rpath "$ORIGIN/../..")

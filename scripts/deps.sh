@@ -28,7 +28,9 @@ cxflow_install_deps() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Configures (once) and builds the tree in $1 with extra cmake args.
+# Configures and builds the tree in $1 with extra cmake args. A new folder is configured as
+# RelWithDebInfo unless the args say otherwise; an existing one is configured again only when
+# args are given (so they take effect), else just built.
 cxflow_build() {
   local build_dir=$1
   shift
@@ -36,6 +38,8 @@ cxflow_build() {
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   if [ ! -f "$build_dir/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  elif [ $# -gt 0 ]; then
+    cmake -S "$root" -B "$build_dir" "$@" >/dev/null
   fi
   cmake --build "$build_dir" -j "$(nproc)"
 }

@@ -5,6 +5,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/deps.sh"
 cxflow_install_deps
 build="${CXFLOW_BUILD_DIR:-$root/build}"
-cxflow_build "$build"
+# -Werror on: the project's own test builds fail on any warning in its code.
+cxflow_build "$build" -DCXFLOW_WERROR=ON
 cd "$build"
 ctest --output-on-failure -j "$(nproc)" --timeout 600

@@ -56,6 +56,12 @@ const char* kUsage = R"(usage:
 options:
   --plugin-dir DIR     search DIR for plugins first (repeatable); then CXFLOW_PLUGIN_PATH,
                        then <prefix>/lib/cxflow/plugins next to the executable
+  --override-plugin NAME
+                       use a plugin NAME found on the path instead of the built-in one
+                       (repeatable); without it a built-in plugin always wins
+  --allow-insecure-plugins
+                       load plugins from folders or files that others than their owner can
+                       write (also CXFLOW_ALLOW_INSECURE_PLUGINS=1); refused by default
   --log-level LEVEL    debug | info | warn | error (default info)
   --no-status          no live status line, even on a terminal
   --version            print version, ABI version, build key and allocator
@@ -67,6 +73,8 @@ struct Args {
   bool json = false;
   bool all = false;
   bool no_status = false;
+  bool allow_insecure_plugins = false;
+  std::vector<std::string> overrides;
   std::string log_level = "info";
 };
 
@@ -82,10 +90,14 @@ std::filesystem::path self_exe(const char* argv0) {
 }
 
 PluginRegistry make_registry(const Args& a, const char* argv0) {
-  PluginRegistry reg(PluginRegistry::search_path(a.plugin_dirs, self_exe(argv0)));
-  reg.scan();
+  RegistryOptions opts;
+  opts.overrides.insert(a.overrides.begin(), a.overrides.end());
+  opts.allow_insecure = a.allow_insecure_plugins;
+  return PluginRegistry(PluginRegistry::search_path(a.plugin_dirs, self_exe(argv0)), std::move(opts));
+}
+
+void log_registry_warnings(const PluginRegistry& reg) {
   for (const auto& w : reg.warnings()) log_line(LogLevel::Warn, "[host]", w);
-  return reg;
 }
 
 void print_errors(const std::vector<ConfigError>& errors) {
@@ -99,6 +111,7 @@ int cmd_validate(const Args& a, const char* argv0, bool and_run) {
   PluginRegistry reg = make_registry(a, argv0);
   std::vector<ConfigError> errors;
   auto pipeline = load_pipeline(file, reg, errors);
+  log_registry_warnings(reg);
   if (!pipeline) {
     print_errors(errors);
     return kExitConfig;
@@ -119,6 +132,12 @@ int cmd_validate(const Args& a, const char* argv0, bool and_run) {
 
 int cmd_plugins(const Args& a, const char* argv0) {
   PluginRegistry reg = make_registry(a, argv0);
+  // Listing looks at every library on the path, each first in a child process; describing one
+  // plugin loads only that one.
+  const bool one = a.positional.size() == 3 && a.positional[1] == "describe" && !a.all;
+  if (one) reg.require(a.positional[2]);
+  else reg.scan(/*isolated=*/true);
+  log_registry_warnings(reg);
   if (a.positional.size() == 1) {
     if (a.json) {
       nlohmann::json arr = nlohmann::json::array();
@@ -189,6 +208,10 @@ int main(int argc, char** argv) {
         a.plugin_dirs.push_back(value("--plugin-dir"));
       } else if (arg.rfind("--plugin-dir=", 0) == 0) {
         a.plugin_dirs.push_back(arg.substr(13));
+      } else if (arg == "--override-plugin") {
+        a.overrides.push_back(value("--override-plugin"));
+      } else if (arg == "--allow-insecure-plugins") {
+        a.allow_insecure_plugins = true;
       } else if (arg == "--json") {
         a.json = true;
       } else if (arg == "--all") {

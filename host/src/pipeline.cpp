@@ -660,12 +660,15 @@ ExampleInterface example_interface(const PluginApi& api) {
   return out;
 }
 
-std::unique_ptr<Pipeline> load_pipeline(const std::string& path, const PluginRegistry& registry,
+std::unique_ptr<Pipeline> load_pipeline(const std::string& path, PluginRegistry& registry,
                                         std::vector<ConfigError>& errors) {
   const std::size_t before = errors.size();
   ConfigNode root = load_yaml_file(path, process_env(), errors);
   if (errors.size() != before) return nullptr;
   PipelineSpec spec = parse_pipeline(root, path, errors);
+  // Only the plugins the pipeline names are loaded.
+  for (const auto& c : spec.components)
+    if (!c.plugin.empty()) registry.require(c.plugin);
   // Configure even when the structure had errors, so one run lists plugin config errors too;
   // but only components that parsed.
   auto p = configure_pipeline(spec, registry, errors);

@@ -144,7 +144,7 @@ void push_down(Pipeline& p);
 std::string describe_conditions(const std::vector<KeepCondition>& conditions);
 
 // Everything `cxflow validate` and `cxflow run` do before starting: read, parse, check, configure.
-std::unique_ptr<Pipeline> load_pipeline(const std::string& path, const PluginRegistry& registry,
+std::unique_ptr<Pipeline> load_pipeline(const std::string& path, PluginRegistry& registry,
                                         std::vector<ConfigError>& errors);
 
 }  // namespace cxflow::host

@@ -1,16 +1,88 @@
-#define BOOST_DLL_USE_STD_FS
 #include "plugin_registry.hpp"
 
-#include <boost/dll/shared_library.hpp>
+#include <dlfcn.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <memory>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 namespace cxflow::host {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+using cxflow_entry_fn = const cxflow_plugin_descriptor*() noexcept;
+
+constexpr int kProbeTimeoutMs = 10'000;
+
+std::string mode_text(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+std::vector<fs::path> so_files(const fs::path& dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return files;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".so") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Loads `so` in a child process: what its static initializers and entry point do cannot reach
+// this one. Returns "" when the child loaded it and called the entry point, else what happened.
+std::string probe_in_child(const fs::path& so) {
+  int fds[2];
+  if (pipe(fds) != 0) return "";  // cannot isolate: load in-process as before
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return "";
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    char ok = 'x';
+    if (void* h = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+      ok = 'n';
+      if (auto* entry = reinterpret_cast<cxflow_entry_fn*>(dlsym(h, CXFLOW_PLUGIN_ENTRY_SYMBOL))) {
+        entry();
+        ok = 'y';
+      }
+    }
+    (void)!write(fds[1], &ok, 1);
+    _exit(0);  // no static destructors of anything the child loaded
+  }
+  close(fds[1]);
+  pollfd p{fds[0], POLLIN, 0};
+  int n;
+  do n = poll(&p, 1, kProbeTimeoutMs);
+  while (n < 0 && errno == EINTR);
+  char answer = 0;
+  const bool answered = n > 0 && read(fds[0], &answer, 1) == 1;
+  close(fds[0]);
+  if (!answered) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status) && !(n == 0 && WTERMSIG(status) == SIGKILL))
+    return std::string("crashed while loading (") + strsignal(WTERMSIG(status)) +
+           ") in its static initializers or entry point";
+  if (n == 0) return "hung while loading (no answer after " + std::to_string(kProbeTimeoutMs / 1000) + " s)";
+  return "";
+}
+
+}  // namespace
 
 std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>& cli_dirs, const fs::path& executable) {
   std::vector<fs::path> dirs;
@@ -33,25 +105,64 @@ std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>
   return dirs;
 }
 
+PluginRegistry::PluginRegistry(std::vector<fs::path> dirs, RegistryOptions options)
+    : dirs_(std::move(dirs)), options_(std::move(options)) {
+  if (const char* v = std::getenv("CXFLOW_ALLOW_INSECURE_PLUGINS"); v && std::string(v) == "1")
+    options_.allow_insecure = true;
+}
+
+bool PluginRegistry::is_builtin(const fs::path& so) const {
+  return !dirs_.empty() && so.parent_path() == dirs_.back();
+}
+
+std::string PluginRegistry::insecure_reason(const fs::path& so) const {
+  if (options_.allow_insecure) return "";
+  for (const fs::path& p : {so.parent_path(), so}) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) != 0) return "";  // the loader reports what is missing
+    const std::string kind = p == so ? "file" : "folder";
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+      return "refused: the " + kind + " " + p.string() + " is writable by others than its owner (mode " +
+             mode_text(st.st_mode) + "); loading a plugin runs its code. Run 'chmod go-w " + p.string() +
+             "', or set CXFLOW_ALLOW_INSECURE_PLUGINS=1 to load it anyway";
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+      return "refused: the " + kind + " " + p.string() + " belongs to user id " + std::to_string(st.st_uid) +
+             ", neither root nor the user running cxflow; loading a plugin runs its code. Set "
+             "CXFLOW_ALLOW_INSECURE_PLUGINS=1 to load it anyway";
+  }
+  return "";
+}
+
 bool PluginRegistry::load(const fs::path& so) {
-  using cxflow_entry_fn = const cxflow_plugin_descriptor*() noexcept;
-  // Never unloaded: Asio handlers, coroutine frames and thread-local destructors of a plugin may
-  // outlive its components. Kept reachable for the life of the process (so leak checkers agree).
-  static auto* loaded = new std::vector<std::unique_ptr<boost::dll::shared_library>>();
-  auto* lib = loaded->emplace_back(std::make_unique<boost::dll::shared_library>()).get();
-  std::error_code ec;
-  lib->load(so, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec) {
-    warnings_.push_back(so.string() + ": skipped, cannot be loaded: " + ec.message());
+  if (const std::string why = insecure_reason(so); !why.empty()) {
+    warnings_.push_back(so.string() + ": " + why);
+    failures_.emplace(so.stem().string(), so.string() + ": " + why);
     return false;
   }
-  if (!lib->has(CXFLOW_PLUGIN_ENTRY_SYMBOL)) {
+  // Never unloaded (RTLD_NODELETE, and the handle is kept): Asio handlers, coroutine frames and
+  // thread-local destructors of a plugin may outlive its components.
+  void* handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (handle == nullptr) {
+    const char* err = dlerror();
+    std::string detail = err ? err : "unknown loader error";
+    // The loader's text starts with the path it was given; say it once.
+    if (const std::string prefix = so.string() + ": "; detail.rfind(prefix, 0) == 0) detail.erase(0, prefix.size());
+    const std::string why = so.string() + ": cannot be loaded: " + detail;
+    warnings_.push_back(why + " (skipped)");
+    failures_.emplace(so.stem().string(), why);
+    return false;
+  }
+  auto* entry = reinterpret_cast<cxflow_entry_fn*>(dlsym(handle, CXFLOW_PLUGIN_ENTRY_SYMBOL));
+  if (entry == nullptr) {
+    const std::string why = so.string() + ": not a cxflow plugin (no " CXFLOW_PLUGIN_ENTRY_SYMBOL " symbol)";
     warnings_.push_back(so.string() + ": skipped, not a cxflow plugin (no " CXFLOW_PLUGIN_ENTRY_SYMBOL " symbol)");
+    failures_.emplace(so.stem().string(), why);
     return false;
   }
-  const cxflow_plugin_descriptor* d = lib->get<cxflow_entry_fn>(CXFLOW_PLUGIN_ENTRY_SYMBOL)();
+  const cxflow_plugin_descriptor* d = entry();
   if (d == nullptr || d->magic != CXFLOW_PLUGIN_MAGIC) {
     warnings_.push_back(so.string() + ": skipped, not a cxflow plugin (bad descriptor)");
+    failures_.emplace(so.stem().string(), so.string() + ": not a cxflow plugin (bad descriptor)");
     return false;
   }
   const std::string name = d->name ? d->name : so.stem().string();
@@ -71,23 +182,74 @@ bool PluginRegistry::load(const fs::path& so) {
                                            "and sanitizer settings"});
     return false;
   }
-  if (find(name) != nullptr) {
-    warnings_.push_back(so.string() + ": plugin '" + name + "' ignored, already loaded from " + find(name)->path.string());
+  if (const auto* other = find(name)) {
+    warnings_.push_back(so.string() + ": plugin '" + name + "' ignored, already loaded from " + other->path.string());
     return false;
   }
   plugins_.push_back(PluginRecord{name, so, static_cast<const PluginApi*>(d->api)});
   return true;
 }
 
-void PluginRegistry::scan() {
+std::vector<fs::path> PluginRegistry::files_for(const std::string& stem) const {
+  std::vector<fs::path> files;
+  std::set<fs::path> seen;
   for (const auto& dir : dirs_) {
+    fs::path f = dir / (stem + ".so");
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) continue;
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (entry.path().extension() == ".so") files.push_back(entry.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) load(f);
+    if (fs::exists(f, ec) && seen.insert(fs::weakly_canonical(f, ec)).second) files.push_back(f);
+  }
+  // The built-in folder (last on the path) wins unless the user asked for the override.
+  if (files.size() > 1 && is_builtin(files.back()) && !options_.overrides.count(stem))
+    std::rotate(files.begin(), files.end() - 1, files.end());
+  return files;
+}
+
+void PluginRegistry::note_ignored(const std::vector<fs::path>& files) {
+  for (std::size_t i = 1; i < files.size(); ++i)
+    warnings_.push_back(files[i].string() + ": ignored, plugin file " + files[i].filename().string() +
+                        " is taken from " + files[0].string() +
+                        (is_builtin(files[0]) ? " (built-in); pass --override-plugin " + files[i].stem().string() +
+                                                    " to use this one instead"
+                                              : std::string(", which comes first on the plugin path")));
+}
+
+const PluginRecord* PluginRegistry::require(const std::string& name) {
+  if (const auto* p = find(name)) return p;
+  if (failures_.count(name) || find_rejected(name)) return nullptr;
+  const std::vector<fs::path> files = files_for(name);
+  if (files.empty()) return nullptr;
+  note_ignored(files);
+  if (!load(files.front())) return nullptr;
+  const PluginRecord& loaded = plugins_.back();
+  if (loaded.name != name) {
+    failures_.emplace(name, files.front().string() + " holds plugin '" + loaded.name + "', not '" + name +
+                                "'; a plugin's file must be named after the plugin (" + loaded.name + ".so)");
+    return nullptr;
+  }
+  return &loaded;
+}
+
+void PluginRegistry::scan(bool isolated) {
+  std::set<std::string> stems;
+  for (const auto& dir : dirs_)
+    for (const auto& f : so_files(dir)) stems.insert(f.stem().string());
+  for (const auto& stem : stems) {
+    const std::vector<fs::path> files = files_for(stem);
+    note_ignored(files);
+    const fs::path& f = files.front();
+    if (const std::string why = insecure_reason(f); !why.empty()) {
+      warnings_.push_back(f.string() + ": " + why);
+      failures_.emplace(stem, f.string() + ": " + why);
+      continue;
+    }
+    if (isolated) {
+      if (const std::string why = probe_in_child(f); !why.empty()) {
+        warnings_.push_back(f.string() + ": skipped, " + why);
+        failures_.emplace(stem, f.string() + ": " + why);
+        continue;
+      }
+    }
+    load(f);
   }
 }
 
@@ -105,12 +267,15 @@ const RejectedPlugin* PluginRegistry::find_rejected(const std::string& name) con
 
 std::string PluginRegistry::not_found_message(const std::string& name) const {
   if (const auto* r = find_rejected(name)) return r->reason;
+  if (auto it = failures_.find(name); it != failures_.end()) return "plugin '" + name + "': " + it->second;
   std::string msg = "plugin '" + name + "' not found";
   std::vector<std::string> names;
   for (const auto& p : plugins_) names.push_back(p.name);
+  for (const auto& dir : dirs_)
+    for (const auto& f : so_files(dir)) names.push_back(f.stem().string());
   const std::string m = closest_match(name, names);
   if (!m.empty()) msg += "; did you mean '" + m + "'?";
-  msg += " (searched: ";
+  msg += " (searched for " + name + ".so in: ";
   for (std::size_t i = 0; i < dirs_.size(); ++i) msg += (i ? ", " : "") + dirs_[i].string();
   msg += "; add a folder with --plugin-dir or CXFLOW_PLUGIN_PATH)";
   return msg;

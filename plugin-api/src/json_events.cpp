@@ -1,5 +1,11 @@
 #include "cxflow/json_events.hpp"
 
+// No simdjson call in this file can throw: with exceptions off, simdjson's throwing API (the
+// implicit simdjson_result<T> -> T conversions, value(), iteration that throws) does not exist,
+// so every result has to be checked with get()/error() or the file does not compile. The
+// decoder is total: an error anywhere in a document is one JsonDecodeResult, never an exception
+// (`{"a":nul}` used to throw INCORRECT_TYPE out of `!v.is_null()`; issue 12).
+#define SIMDJSON_EXCEPTIONS 0
 #include <simdjson.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -132,6 +138,30 @@ std::optional<std::string> plain_literal(const std::string& v) {
   return '"' + v + '"';
 }
 
+// True when `t` is exactly one JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool json_number_syntax(std::string_view t) noexcept {
+  std::size_t i = 0;
+  const auto digit = [&](std::size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
+  const auto run = [&] {  // one or more digits
+    if (!digit(i)) return false;
+    while (digit(i)) ++i;
+    return true;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') ++i;
+  else if (!run()) return false;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!run()) return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!run()) return false;
+  }
+  return i == t.size();
+}
+
 std::optional<std::int64_t> parse_epoch_digits(std::string_view s) {
   if (s.empty() || s.size() > 15) return std::nullopt;
   std::int64_t v = 0;
@@ -144,15 +174,20 @@ std::optional<std::int64_t> parse_epoch_digits(std::string_view s) {
 
 
 // ISO 8601 times with the "YYYY-MM-DDTHH:MM:SS" prefix of the previous one (events arrive in
-// order, ~200 per second) reuse its value: only the fraction and the zone are parsed. A miss goes
-// through parse_iso8601_ms, so exactly the same texts are accepted.
+// order, ~200 per second) reuse its value: only the fraction and the zone are parsed, by the same
+// detail::parse_iso8601_tail that parse_iso8601_ms uses, so exactly the same texts are accepted.
+// A leap-second prefix (":60") is never cached: its value depends on the zone.
 class TimeCache {
  public:
   std::optional<std::int64_t> parse(std::string_view s) {
-    if (valid_ && s.size() > 19 && std::memcmp(s.data(), prefix_, 19) == 0) return tail(s);
+    if (valid_ && s.size() > 19 && std::memcmp(s.data(), prefix_, 19) == 0) {
+      const auto t = detail::parse_iso8601_tail(s);
+      if (!t) return std::nullopt;
+      return prefix_ms_ - t->offset_min * 60'000 + t->fraction_ms;
+    }
     auto full = parse_iso8601_ms(s);
-    if (!full) return full;
-    // Remember the prefix as UTC seconds (a valid time has a valid prefix).
+    if (!full || (s[17] == '6' && s[18] == '0')) return full;
+    // Remember the prefix as UTC milliseconds (a valid time has a valid prefix).
     char buf[20];
     std::memcpy(buf, s.data(), 19);
     buf[19] = 'Z';
@@ -165,49 +200,6 @@ class TimeCache {
   }
 
  private:
-  // Mirrors the tail of parse_iso8601_ms (fraction, then Z or +hh[:mm] / -hh[:mm]).
-  static bool two_digits(std::string_view s, std::size_t pos, int& out) {
-    if (pos + 2 > s.size() || s[pos] < '0' || s[pos] > '9' || s[pos + 1] < '0' || s[pos + 1] > '9') return false;
-    out = (s[pos] - '0') * 10 + (s[pos + 1] - '0');
-    return true;
-  }
-  std::optional<std::int64_t> tail(std::string_view s) const {
-    std::size_t pos = 19;
-    std::int64_t ms = 0;
-    if (s[pos] == '.' || s[pos] == ',') {
-      ++pos;
-      int scale = 100, n = 0;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-        ms += (s[pos] - '0') * scale;
-        scale /= 10;
-        ++pos;
-        ++n;
-      }
-      if (n == 0) return std::nullopt;
-    }
-    if (pos >= s.size()) return std::nullopt;
-    std::int64_t offset_min = 0;
-    if (s[pos] == 'Z' || s[pos] == 'z') {
-      ++pos;
-    } else if (s[pos] == '+' || s[pos] == '-') {
-      const int sign = s[pos] == '-' ? -1 : 1;
-      int oh = 0, om = 0;
-      if (!two_digits(s, pos + 1, oh)) return std::nullopt;
-      pos += 3;
-      if (pos < s.size() && s[pos] == ':') ++pos;
-      if (pos < s.size()) {
-        if (!two_digits(s, pos, om)) return std::nullopt;
-        pos += 2;
-      }
-      if (oh > 23 || om > 59) return std::nullopt;
-      offset_min = sign * (oh * 60 + om);
-    } else {
-      return std::nullopt;
-    }
-    if (pos != s.size()) return std::nullopt;
-    return prefix_ms_ - offset_min * 60'000 + ms;
-  }
-
   bool valid_ = false;
   char prefix_[19] = {};
   std::int64_t prefix_ms_ = 0;
@@ -510,9 +502,10 @@ struct JsonEventDecoder::Impl {
     od::number num;
     if (auto e = v.get_number().get(num); e) [[unlikely]] {
       // Integers beyond 64 bits: fall back to strtod on the token.
-      std::string_view tok = v.raw_json_token();
-      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\n' || tok.back() == '\r' || tok.back() == '\t'))
-        tok.remove_suffix(1);
+      const std::string_view tok = scalar_token(v);
+      // simdjson rejects what is not a JSON number too ("-", "1e", "01", "0x1F", "1."); only
+      // the JSON grammar may reach strtod, which would accept hex, "inf", "nan" and more.
+      if (!json_number_syntax(tok)) return fail(JsonDecodeResult::invalid_json, e);
       number_text.assign(tok);
       char* end = nullptr;
       const double d = std::strtod(number_text.c_str(), &end);
@@ -541,6 +534,40 @@ struct JsonEventDecoder::Impl {
     return JsonDecodeResult::ok;
   }
 
+  // The text of a scalar value (raw_json_token() runs to the next structural byte, whitespace
+  // included).
+  static std::string_view scalar_token(od::value& v) noexcept {
+    std::string_view tok = v.raw_json_token();
+    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\n' || tok.back() == '\r' || tok.back() == '\t'))
+      tok.remove_suffix(1);
+    return tok;
+  }
+
+  // A require_one_of() path whose value is not a string or an object: filtered, unless the value
+  // is not even a valid literal (`nul`, `tru`, `1e`): that is malformed, as it would be unfiltered.
+  JsonDecodeResult not_a_string(od::value& v, od::json_type type) {
+    bool b = false;
+    switch (type) {
+      case od::json_type::null:
+        if (auto e = v.is_null().get(b); e || !b) {
+          detail = "invalid literal (expected null)";
+          return JsonDecodeResult::invalid_json;
+        }
+        break;
+      case od::json_type::boolean:
+        if (auto e = v.get_bool().get(b); e) return fail(JsonDecodeResult::invalid_json, e);
+        break;
+      case od::json_type::number:
+        if (od::number num; v.get_number().get(num) != simdjson::SUCCESS && !json_number_syntax(scalar_token(v))) {
+          detail = "invalid number";
+          return JsonDecodeResult::invalid_json;
+        }
+        break;
+      default: break;
+    }
+    return JsonDecodeResult::filtered;
+  }
+
   // The value of a wanted key at node `n`. Scalars are handled here; objects recurse.
   JsonDecodeResult value(od::value& v, std::uint32_t n) {
     const Node& node = nodes[n];
@@ -558,7 +585,7 @@ struct JsonEventDecoder::Impl {
       if (node.field != kNoField) store_string(n, s);
       return JsonDecodeResult::ok;
     }
-    if (node.require >= 0 && type != od::json_type::object) return JsonDecodeResult::filtered;
+    if (node.require >= 0 && type != od::json_type::object) [[unlikely]] return not_a_string(v, type);
     switch (type) {
       case od::json_type::object: {
         od::object obj;
@@ -597,8 +624,10 @@ struct JsonEventDecoder::Impl {
         return JsonDecodeResult::ok;
       }
       case od::json_type::null: {
-        if (!v.is_null()) {
-          detail = "invalid literal";
+        // type() looks at the first byte only: "nul", "nan", "none" are typed null too.
+        bool is_null = false;
+        if (auto e = v.is_null().get(is_null); e || !is_null) {
+          detail = "invalid literal (expected null)";
           return JsonDecodeResult::invalid_json;
         }
         if (node.is_time) time_pending = false;  // a null time counts as missing

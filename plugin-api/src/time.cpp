@@ -18,7 +18,7 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
 }
 
 namespace {
-bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) noexcept {
   if (pos + n > s.size()) return false;
   int v = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -29,22 +29,22 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
   out = v;
   return true;
 }
+bool leap_year(int y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+int days_in_month(int y, int m) noexcept {
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap_year(y) ? 29 : kDays[m - 1];
+}
 }  // namespace
 
-std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) {
-  int year, month, day, hour, minute, second;
-  if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
-      !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, hour) ||
-      s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
-    return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+namespace detail {
+std::optional<Iso8601Tail> parse_iso8601_tail(std::string_view s) noexcept {
+  Iso8601Tail t;
   std::size_t pos = 19;
-  std::int64_t ms = 0;
   if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
     ++pos;
     int scale = 100, n = 0;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      ms += (s[pos] - '0') * scale;
+      t.fraction_ms += (s[pos] - '0') * scale;
       scale /= 10;
       ++pos;
       ++n;
@@ -52,7 +52,6 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) {
     if (n == 0) return std::nullopt;
   }
   if (pos >= s.size()) return std::nullopt;  // no zone
-  std::int64_t offset_min = 0;
   if (s[pos] == 'Z' || s[pos] == 'z') {
     ++pos;
   } else if (s[pos] == '+' || s[pos] == '-') {
@@ -66,13 +65,36 @@ std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) {
       pos += 2;
     }
     if (oh > 23 || om > 59) return std::nullopt;
-    offset_min = sign * (oh * 60 + om);
+    t.offset_min = sign * (oh * 60 + om);
   } else {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
+  return t;
+}
+}  // namespace detail
+
+std::optional<std::int64_t> parse_iso8601_ms(std::string_view s) {
+  int year, month, day, hour, minute, second;
+  if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
+      !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, hour) ||
+      s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
+    return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+      second > 60)
+    return std::nullopt;
+  const auto tail = detail::parse_iso8601_tail(s);
+  if (!tail) return std::nullopt;
+  std::int64_t ms = tail->fraction_ms;
+  std::int64_t minute_of_day = hour * 60 + minute - tail->offset_min;  // UTC, may leave the day
+  if (second == 60) {
+    // A leap second ends a UTC day: 23:59:60Z (or the same instant in another zone) only.
+    if (((minute_of_day % 1440) + 1440) % 1440 != 1439) return std::nullopt;
+    second = 59;
+    ms = 999;
+  }
   const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+  const std::int64_t secs = days * 86400 + minute_of_day * 60 + second;
   return secs * 1000 + ms;
 }
 

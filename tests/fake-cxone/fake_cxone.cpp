@@ -573,6 +573,7 @@ struct FakeCxone::Impl {
       c.control_out.clear();
       std::uint64_t frames = 0, fragmented = 0, server_pings = 0;
       std::uint64_t bad[kMalformedKindCount] = {};
+      std::uint64_t raw = 0;
       std::uint64_t s2 = seq;
       while (s2 < end && chunk.size() < o.chunk_bytes) {
         const std::uint64_t group = std::min<std::uint64_t>(std::max<std::size_t>(1, o.events_per_frame), end - s2);
@@ -607,6 +608,11 @@ struct FakeCxone::Impl {
             put_frame(chunk, 0x1, malformed_frame(kind, ++malformed_n, o));
             ++bad[kind];
           }
+          for (const auto& [after, text] : o.raw_frames_after)
+            if (after == s2 + k + 1) {
+              put_frame(chunk, 0x1, text);
+              ++raw;
+            }
         }
         s2 += group;
       }
@@ -619,6 +625,7 @@ struct FakeCxone::Impl {
         t.fragmented_frames += fragmented;
         t.server_pings += server_pings;
         for (int k = 0; k < kMalformedKindCount; ++k) t.malformed_sent[k] += bad[k];
+        t.raw_frames_sent += raw;
       });
     }
   }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cxflow::fake {
@@ -55,6 +56,9 @@ struct FakeOptions {
   std::optional<int> retry_after_s;                 // with Retry-After: N (else no header)
   int subscription_status = 0;                      // 403 or 422: the subscription POST fails so
   std::uint64_t malformed_every = 0;                // after every Nth event one malformed frame (kinds rotate)
+  // After event K (the Kth sent), one text frame with exactly this payload (any bytes), e.g. a
+  // bad JSON literal; counted in Truth::raw_frames_sent, not in malformed_sent.
+  std::vector<std::pair<std::uint64_t, std::string>> raw_frames_after;
   std::int64_t cut_slow_after_ms = 0;               // a write not done within this drops the connection
   std::vector<std::uint64_t> protocol_error_after;  // one frame with a reserved bit set, then wait for the close
   bool answer_pings = true;                         // false: the client's pings go unanswered (a dead peer)
@@ -71,6 +75,7 @@ struct Truth {
   std::uint64_t events_sent = 0;        // completed writes, global sequence
   std::uint64_t frames_sent = 0;        // event frames (not malformed)
   std::uint64_t malformed_sent[kMalformedKindCount] = {};
+  std::uint64_t raw_frames_sent = 0;   // FakeOptions::raw_frames_after frames written
   std::uint64_t connections = 0;        // WebSocket sessions accepted (subscribe received)
   std::uint64_t tokens_issued = 0;
   std::uint64_t token_requests = 0;

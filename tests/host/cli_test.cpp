@@ -134,7 +134,7 @@ sinks:
   EXPECT_EQ(r.exit_code, 65);
   EXPECT_NE(r.err.find("p.yaml:4:18: 'transforms.pass.plugin': 'test-sink' is a sink plugin; declare it under 'sinks'"),
             std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("plugin 'test-snik' not found; did you mean 'test-sink'? (searched: " + kGoodDir), std::string::npos)
+  EXPECT_NE(r.err.find("plugin 'test-snik' not found; did you mean 'test-sink'? (searched for test-snik.so in: " + kGoodDir), std::string::npos)
       << r.err;
 }
 

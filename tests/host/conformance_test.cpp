@@ -15,7 +15,7 @@ namespace {
 
 std::vector<std::string> plugin_names() {
   cxflow::host::PluginRegistry reg({Harness::plugin_dir()});
-  reg.scan();
+  reg.scan(/*isolated=*/false);
   std::vector<std::string> names;
   for (const auto& p : reg.plugins()) names.push_back(p.name);
   return names;

@@ -39,3 +39,41 @@ if(found EQUAL -1)
   message(FATAL_ERROR "the sink's rows_written does not match the ${n} lines written:\n${last_err}")
 endif()
 message(STATUS "sink-jsonl built against the installed SDK wrote ${n} lines")
+
+# The installed SDK refuses, when the plugin is compiled, settings the host would refuse at load:
+# the error names both build keys.
+execute_process(COMMAND ${prefix}/bin/cxflow --version OUTPUT_VARIABLE version)
+string(REGEX MATCH "build key ([^\n]*)" _ "${version}")
+set(host_key "${CMAKE_MATCH_1}")
+foreach(flag -D_GLIBCXX_DEBUG -D_GLIBCXX_USE_CXX11_ABI=0)
+  string(MAKE_C_IDENTIFIER "${flag}" tag)
+  set(bad ${WORK_DIR}/example${tag})
+  run(${CMAKE_COMMAND} -S ${EXAMPLE_DIR} -B ${bad} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_FLAGS=${flag}
+      -DBUILD_TESTING=OFF ${launcher})
+  execute_process(COMMAND ${CMAKE_COMMAND} --build ${bad} --target sink-jsonl
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "a plugin built with ${flag} compiled against the installed SDK")
+  endif()
+  string(FIND "${out}${err}" "plugin_build_key_matches_host" named_check)
+  string(FIND "${out}${err}" "\"${host_key}\"" named_host)
+  if(named_check EQUAL -1 OR named_host EQUAL -1)
+    message(FATAL_ERROR "building with ${flag} failed, but not with both build keys (host: ${host_key}):\n${out}\n${err}")
+  endif()
+  message(STATUS "a plugin built with ${flag} is refused at compile time")
+endforeach()
+
+# Another compiler is refused when the plugin project is configured, naming both compilers.
+find_program(other_cxx NAMES clang++ clang++-14)
+if(other_cxx)
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${EXAMPLE_DIR} -B ${WORK_DIR}/example-other-compiler
+                  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${other_cxx} -DBUILD_TESTING=OFF
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(FIND "${out}${err}" "must be built with the compiler the cxflow host was built" named)
+  if(rc EQUAL 0 OR named EQUAL -1)
+    message(FATAL_ERROR "configuring a plugin with ${other_cxx} was not refused with both compilers named:\n${out}\n${err}")
+  endif()
+  message(STATUS "a plugin configured with ${other_cxx} is refused")
+else()
+  message(STATUS "compiler-mismatch check not run: no second C++ compiler (clang++) on this machine")
+endif()

@@ -17,16 +17,15 @@ namespace cxflow::testing {
 namespace {
 
 host::PluginRegistry& registry() {
-  static host::PluginRegistry* reg = [] {
-    auto* r = new host::PluginRegistry({Harness::plugin_dir()});
-    r->scan();
-    return r;
-  }();
+  static auto* reg = new host::PluginRegistry({Harness::plugin_dir()});
   return *reg;
 }
 
+// Loads only the plugin asked for (tests may run harnesses from several threads).
 const PluginApi& find_api(const std::string& plugin) {
-  const auto* rec = registry().find(plugin);
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  const auto* rec = registry().require(plugin);
   if (rec == nullptr) throw std::runtime_error(registry().not_found_message(plugin));
   return *rec->api;
 }

@@ -25,10 +25,18 @@
 //   missing_timestamp / bad_timestamp; `TimePolicy::fallback` uses the time the caller passes to
 //   decode() and sets time_defaulted() (callers count it). A far-future time is the caller's
 //   policy (the decoder does not know what "now" is in a replay).
+// - Total over arbitrary bytes: decode() never throws (simdjson is used with exceptions off, so
+//   every simdjson error is a checked result) and any input gives exactly one JsonDecodeResult;
+//   after an error the decoder decodes the next document normally. A bad literal (`nul`, `tru`,
+//   `nan`), a number outside the JSON grammar (`-`, `1e`, `01`, `0x1F`), a bad escape, invalid
+//   UTF-8, a raw control byte or NUL in a string, a truncated document, trailing content:
+//   invalid_json. fuzz/json_events_fuzzer.cpp checks this (docs/robustness.md).
 // - Validation is as deep as the fields read: simdjson On-Demand checks the whole document's
 //   UTF-8 and bracket structure and every key, and fully parses only the values that are kept
 //   (a malformed literal inside a skipped value may pass). Nesting depth is not limited: the
 //   decoder only descends as deep as the wanted paths; deeper values are skipped or kept raw.
+// - Impossible times (2026-02-31, month 13, hour 24 or 25, second 60 other than at 23:59:60 UTC)
+//   are bad_timestamp, never normalized to another date (see parse_iso8601_ms in time.hpp).
 //
 // Not thread-safe: one decoder per thread (each holds a simdjson parser and buffers).
 #pragma once
@@ -104,7 +112,8 @@ class JsonEventDecoder {
   // other document returns JsonDecodeResult::filtered and `out` holds no fields. The check runs
   // when the key is read and decoding stops right there, so the rest of a rejected document is
   // neither decoded nor validated, and its timestamp is not parsed. A document without the path
-  // (or with null, a number, an object...) is rejected at its end. `path` need not be a kept
+  // (or with null, a number, an object...) is rejected at its end; a value on the path that is
+  // not even valid (`nul`, `1e`) is invalid_json, not filtered. `path` need not be a kept
   // field. Several calls must all hold (one path named twice keeps the intersection). With
   // duplicate keys the first occurrence that fails rejects the document. Call before decoding.
   // Before parsing, a pre-scan rejects a document (as filtered) whose text holds no backslash and

@@ -230,6 +230,37 @@ TEST(SourceCxoneE2E, MalformedFramesAreCountedExactlyAndSkipped) {
   EXPECT_TRUE(logged(r, "malformed_total=120")) << r.err;
 }
 
+// Issue 12: a frame with a bad JSON literal in a field the pipeline uses let a simdjson exception
+// escape the decoder: source-cxone failed, the pipeline drained with exit 1 and none of the 100
+// good events around it was stored. Now it is one malformed frame and every event arrives.
+TEST(SourceCxoneE2E, BadLiteralFrameAmongAHundredGoodEventsIsOneMalformedAndAllHundredAreStored) {
+  auto o = options(100);
+  o.raw_frames_after = {{50, R"({"metadata":{"queue":nul}})"}};
+  const auto r = run_and_check(o, 100);  // exit 0, every row equals the truth of the 100 events
+  EXPECT_EQ(r.truth.raw_frames_sent, 1u);
+  EXPECT_TRUE(logged(r, "events_received=100")) << r.err;
+  EXPECT_TRUE(logged(r, " malformed_total=1,")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed{reason=invalid_json}=1")) << r.err;
+}
+
+TEST(SourceCxoneE2E, FramesOfEveryDecoderErrorClassAreCountedAndNoEventIsLost) {
+  const std::string head = R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:00Z","metrics":{"state":"ended"},)";
+  auto o = options(600);
+  std::uint64_t at = 0;
+  for (const std::string& f :
+       {head + R"("metadata":{"queue":tru}})", head + R"("metadata":{"queue":fals}})", head + R"("metadata":{"queue":nan}})",
+        head + R"("metadata":{"queue":-}})", head + R"("metrics":{"waitTime":1e}})", head + R"("metadata":{"queue":"x\q"}})",
+        head + R"("metadata":{"queue":"unterminated}})", head + R"("metadata":{"queue":"x"}} {})",
+        head + R"("metadata":{"queue":")" + std::string("\xc0\xaf") + R"("}})",
+        head + R"("metadata":{"queue":"a)" + std::string(1, '\0') + R"("}})", std::string(3000, '['),
+        std::string(R"({"eventType":"interaction","timestamp":nul})")})
+    o.raw_frames_after.push_back({at += 50, f});
+  const auto r = run_and_check(o, 600);
+  EXPECT_EQ(r.truth.raw_frames_sent, 12u);
+  EXPECT_TRUE(logged(r, "events_received=600")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed{reason=invalid_json}=12")) << r.err;
+}
+
 TEST(SourceCxoneE2E, EveryFaultInOneRun) {
   auto o = options(6000);
   o.drop_after = {500};

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "cxflow/json_events.hpp"
 #include "cxflow/time.hpp"
@@ -506,4 +507,229 @@ TEST(JsonEvents, PreScanAgreesWithTheFullDecodeOnRandomDocuments) {
   }
   EXPECT_GT(kept, 400);
   EXPECT_GT(filtered, 400);
+}
+
+// --- issue 12: the decoder is total over arbitrary bytes ---
+// `{"metadata":{"queue":nul}}` used to throw simdjson's INCORRECT_TYPE ("The JSON element does not
+// have the requested type.") out of decode(): source-replay stopped and source-cxone failed the
+// pipeline. Every bad input below must come back as one malformed result with its reason, with
+// and without a pushed-down condition, and the decoder must decode the next good document.
+
+namespace {
+
+const std::initializer_list<const char*> kSeedFields = {"eventType",         "timestamp",          "interactionId",
+                                                        "agentId",           "metrics.state",      "metrics.waitTime",
+                                                        "metrics.handleTime", "metadata.queue"};
+
+// A seed-protocol event whose metadata.queue value is `queue` (raw JSON text).
+std::string with_queue(const std::string& queue) {
+  return R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:01.250Z","interactionId":"c-1","agentId":"agent-7",)"
+         R"("metrics":{"handleTime":245.5,"waitTime":12,"state":"ended"},"metadata":{"queue":)" +
+         queue + "}}";
+}
+std::string with_time(const std::string& ts) {
+  return R"({"eventType":"interaction","timestamp":")" + ts +
+         R"(","interactionId":"c-1","metrics":{"state":"ended"},"metadata":{"queue":"sales"}})";
+}
+
+struct BadInput {
+  std::string name;
+  std::string json;
+  JsonDecodeResult expected;
+};
+
+std::vector<BadInput> bad_inputs() {
+  std::vector<BadInput> v;
+  const auto add = [&](std::string name, std::string json, JsonDecodeResult r) {
+    v.push_back({std::move(name), std::move(json), r});
+  };
+  const auto inv = JsonDecodeResult::invalid_json;
+  // Bad literals and numbers in a kept field.
+  for (const char* lit : {"nul", "nulll", "tru", "fals", "falsey", "nan", "NaN", "none", "Infinity", "-Infinity", "-",
+                          "1e", "1e+", "1.", ".5", "+1", "01", "-01", "0x1F", "1.5.5", "--1", "1e5e5", "-inf", "-nan",
+                          "1_000", "t", "f", "n", "undefined", "'sales'"})
+    add(std::string("literal ") + lit, with_queue(lit), inv);
+  add("bad literal as the timestamp", R"({"timestamp":nul,"metadata":{"queue":"sales"}})", inv);
+  add("bad literal in the event type", R"({"eventType":tru,"timestamp":1,"metadata":{"queue":"sales"}})", inv);
+  // Strings.
+  add("unterminated string", with_queue("\"sales"), inv);
+  add("unterminated string at the end", R"({"eventType":"interaction","timestamp":1,"metadata":{"queue":"sa)", inv);
+  add("bad escape \\q", with_queue(R"("sa\qles")"), inv);
+  add("short unicode escape", with_queue(R"("\u12")"), inv);
+  add("non-hex unicode escape", with_queue(R"("\uZZZZ")"), inv);
+  add("lone high surrogate", with_queue(R"("\ud800")"), inv);
+  add("raw control byte in a string", with_queue("\"sa\x01les\""), inv);
+  add("raw NUL in a string", with_queue(std::string("\"sa\0les\"", 7)), inv);
+  add("NUL between tokens", std::string(R"({"timestamp":1,)") + '\0' + R"("metadata":{"queue":"x"}})", inv);
+  add("trailing NUL", with_queue("\"sales\"") + std::string(1, '\0'), inv);
+  add("invalid UTF-8 in a kept value", with_queue("\"\xff\xfe\""), inv);
+  add("overlong UTF-8", with_queue("\"\xc0\xaf\""), inv);
+  add("truncated UTF-8", with_queue("\"sal\xe2\x82\""), inv);
+  add("invalid UTF-8 in a skipped value", R"({"timestamp":1,"other":")" + std::string("\xff") + R"(","metadata":{"queue":"x"}})", inv);
+  add("invalid UTF-8 in a key", R"({"timestamp":1,")" + std::string("\xc3") + R"(":1})", inv);
+  // Structure.
+  add("empty", "", inv);
+  add("whitespace only", " \n\t ", inv);
+  add("truncated after a key", R"({"eventType":"interaction","timestamp":)", inv);
+  add("truncated object", R"({"eventType":"interaction","timestamp":1,"metadata":{"queue":"sales")", inv);
+  add("truncated inside a kept object", R"({"timestamp":1,"metadata":{)", inv);
+  add("missing colon", R"({"timestamp":1,"metadata":{"queue" "x"}})", inv);
+  add("missing comma", R"({"timestamp":1 "metadata":{"queue":"x"}})", inv);
+  add("trailing comma", R"({"timestamp":1,"metadata":{"queue":"x"},})", inv);
+  add("trailing garbage", with_queue("\"sales\"") + " x", inv);
+  add("second document", with_queue("\"sales\"") + with_queue("\"sales\""), inv);
+  add("extra closing brace", with_queue("\"sales\"") + "}", inv);
+  add("unbalanced array in a kept value", with_queue("[1,2"), inv);
+  add("deep array nesting", with_queue(std::string(100000, '[') + std::string(100000, ']')), JsonDecodeResult::ok);
+  add("deep unbalanced nesting", with_queue(std::string(100000, '[')), inv);
+  add("deep object nesting, unbalanced", std::string(50000, '{'), inv);
+  add("key without quotes", R"({timestamp:1})", inv);
+  add("single quotes", R"({'timestamp':1})", inv);
+  // Not an object.
+  add("array of events", "[" + with_queue("\"sales\"") + "]", JsonDecodeResult::not_an_object);
+  add("top-level string", R"("event")", JsonDecodeResult::not_an_object);
+  add("top-level null", "null", JsonDecodeResult::not_an_object);
+  add("top-level bad literal", "nul", inv);
+  add("top-level bad number", "1e", inv);
+  // Times (issue 12: impossible dates used to be normalized to another date).
+  for (const char* ts : {"2026-02-31T10:00:00Z", "2026-02-29T10:00:00Z", "2026-04-31T10:00:00Z", "2026-13-01T10:00:00Z",
+                         "2026-00-10T10:00:00Z", "2026-01-00T10:00:00Z", "2026-01-32T10:00:00Z", "2026-01-05T25:00:00Z",
+                         "2026-01-05T24:00:00Z", "2026-01-05T10:60:00Z", "2026-01-05T10:00:61Z", "2026-01-05T10:00:60Z",
+                         "2026-01-05T23:59:60+01:00", "1900-02-29T00:00:00Z", "2026-01-05T10:00:00+24:00",
+                         "2026-01-05T10:00:00", "2026-1-05T10:00:00Z", "2026-01-05T10:00:00.Z"})
+    add(std::string("time ") + ts, with_time(ts), JsonDecodeResult::bad_timestamp);
+  add("number beyond double", with_queue("1e999"), JsonDecodeResult::invalid_number);
+  return v;
+}
+
+}  // namespace
+
+class JsonEventsBadInput : public ::testing::TestWithParam<bool> {};
+
+TEST_P(JsonEventsBadInput, BadInputIsOneMalformedResultAndTheNextDocumentDecodes) {
+  const bool pushdown = GetParam();
+  const auto t = table(kSeedFields);
+  JsonEventDecoder dec(t);
+  if (pushdown) {
+    dec.require_one_of("eventType", {"interaction"});
+    dec.require_one_of("metrics.state", {"ended", "abandoned"});
+  }
+  const std::string good = with_queue("\"sales\"");
+  Event e;
+  for (const BadInput& in : bad_inputs()) {
+    SCOPED_TRACE(in.name);
+    JsonDecodeResult r = JsonDecodeResult::ok;
+    ASSERT_NO_THROW(r = dec.decode(in.json, e));
+    JsonDecodeResult expected = in.expected;
+    // A document that lacks the pushed-down values may be rejected before parsing (documented).
+    const bool lacks_a_value = in.json.find("\"interaction\"") == std::string::npos ||
+                               (in.json.find("\"ended\"") == std::string::npos &&
+                                in.json.find("\"abandoned\"") == std::string::npos);
+    if (pushdown && lacks_a_value && expected != JsonDecodeResult::ok)
+      EXPECT_TRUE(r == expected || r == JsonDecodeResult::filtered) << cxflow::reason(r);
+    else
+      EXPECT_EQ(r, expected) << cxflow::reason(r) << " (" << dec.last_error_detail() << ")";
+    if (r != JsonDecodeResult::ok) {
+      EXPECT_TRUE(e.fields.empty());
+      if (r != JsonDecodeResult::filtered) {
+        EXPECT_FALSE(dec.last_error_detail().empty());
+      }
+    }
+    // The same decoder, right after: a good document decodes in full.
+    ASSERT_EQ(dec.decode(good, e), JsonDecodeResult::ok) << dec.last_error_detail();
+    EXPECT_EQ(str(t, e, "metadata.queue"), "sales");
+    EXPECT_EQ(str(t, e, "agentId"), "agent-7");
+    EXPECT_EQ(e.time_ms, 1'767'600'001'250);
+    EXPECT_EQ(e.fields.size(), 8u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(WithAndWithoutPushdown, JsonEventsBadInput, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Pushdown" : "NoPushdown"; });
+
+TEST(JsonEvents, EveryTruncationOfASeedEventIsMalformedNeverAnException) {
+  const auto t = table(kSeedFields);
+  JsonEventDecoder dec(t);
+  Event e;
+  const std::string doc = kSeed;
+  for (std::size_t n = 0; n < doc.size(); ++n) {
+    JsonDecodeResult r = JsonDecodeResult::ok;
+    ASSERT_NO_THROW(r = dec.decode(std::string_view(doc).substr(0, n), e)) << n;
+    EXPECT_EQ(r, JsonDecodeResult::invalid_json) << doc.substr(0, n);
+  }
+  EXPECT_EQ(dec.decode(doc, e), JsonDecodeResult::ok);
+}
+
+TEST(JsonEvents, EveryByteReplacedInASeedEventNeverThrows) {
+  // Each position of the seed event replaced with bytes that break literals, strings and
+  // structure: any result but an exception; the next good document decodes.
+  const auto t = table(kSeedFields);
+  JsonEventDecoder dec(t);
+  dec.require_one_of("metrics.state", {"ended"});
+  Event e;
+  const std::string doc = kSeed;
+  for (std::size_t i = 0; i < doc.size(); ++i)
+    for (char c : {'\0', '"', '\\', '{', '[', ']', 'n', '-', '\xff', ',', ':'}) {
+      std::string bad = doc;
+      bad[i] = c;
+      ASSERT_NO_THROW((void)dec.decode(bad, e)) << bad;
+      ASSERT_EQ(dec.decode(doc, e), JsonDecodeResult::ok) << "after " << bad;
+    }
+}
+
+TEST(JsonEvents, ABadLiteralInASkippedValueIsNotParsed) {
+  // Documented limit: values outside the projection are skipped, not parsed, so a bad literal
+  // there does not make the event malformed (its structure and UTF-8 are still checked).
+  const auto t = table(kSeedFields);
+  JsonEventDecoder dec(t);
+  Event e;
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"unused":nul,"metadata":{"queue":"x"}})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(dec.decode(R"({"timestamp":1,"unused":"\ud800","metadata":{"queue":"x"}})", e), JsonDecodeResult::ok);
+}
+
+// --- ISO 8601: impossible times are rejected, not normalized (issue 12) ---
+
+TEST(Iso8601, ImpossibleDatesAndTimesAreRejectedNotNormalized) {
+  for (const char* ts : {"2026-02-31T10:00:00Z", "2026-02-29T10:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+                         "2026-06-31T00:00:00Z", "2026-09-31T00:00:00Z", "2026-11-31T00:00:00Z", "2026-13-01T00:00:00Z",
+                         "2026-00-01T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-05T25:00:00Z",
+                         "2026-01-05T24:00:00Z", "2026-01-05T10:60:00Z", "2026-01-05T10:00:61Z", "2026-01-05T10:00:99Z",
+                         "2026-01-05T10:00:00+24:00", "2026-01-05T10:00:00+01:60"})
+    EXPECT_FALSE(cxflow::parse_iso8601_ms(ts).has_value()) << ts;
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2028-02-29T00:00:00Z"), cxflow::parse_iso8601_ms("2028-02-28T00:00:00Z").value() + 86'400'000);
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2000-02-29T12:00:00Z"), 951'825'600'000);
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2026-12-31T23:59:59.999Z"), 1'798'761'599'999);
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2026-04-30T00:00:00Z"), 1'777'507'200'000);
+}
+
+TEST(Iso8601, ALeapSecondIsTheLastMillisecondOfItsUtcDayAndOnlyThere) {
+  const auto last = cxflow::parse_iso8601_ms("2016-12-31T23:59:59.999Z").value();
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T23:59:60Z"), last);
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T23:59:60.500Z"), last);
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T15:59:60-08:00"), last);       // the same instant
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2017-01-01T05:29:60+05:30"), last);
+  EXPECT_LT(cxflow::parse_iso8601_ms("2016-12-31T23:59:59.500Z").value(), last);  // order kept
+  EXPECT_GT(cxflow::parse_iso8601_ms("2017-01-01T00:00:00Z").value(), last);
+  for (const char* ts : {"2016-12-31T23:58:60Z", "2016-12-31T12:00:60Z", "2016-12-31T23:59:60+01:00", "2016-12-31T23:59:60"})
+    EXPECT_FALSE(cxflow::parse_iso8601_ms(ts).has_value()) << ts;
+}
+
+TEST(Iso8601, TheDecodersCachedPrefixAgreesWithTheFullParserOnLeapSecondsAndBadDays) {
+  // The decoder caches the "YYYY-MM-DDTHH:MM:SS" prefix of the previous time; a leap second after a
+  // cached prefix of the same minute, and its zone variants, must give the full parser's answer.
+  const auto t = table({"a"});
+  JsonEventDecoder dec(t);
+  Event e;
+  for (const char* ts : {"2016-12-31T23:59:59Z", "2016-12-31T23:59:60Z", "2016-12-31T23:59:60.250Z",
+                         "2016-12-31T23:59:60+01:00", "2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z",
+                         "2026-02-28T10:00:00Z", "2026-02-29T10:00:00Z", "2026-02-28T10:00:00.5Z"}) {
+    const auto want = cxflow::parse_iso8601_ms(ts);
+    const auto r = dec.decode(with_time(ts), e);
+    if (want) {
+      ASSERT_EQ(r, JsonDecodeResult::ok) << ts;
+      EXPECT_EQ(e.time_ms, *want) << ts;
+    } else {
+      EXPECT_EQ(r, JsonDecodeResult::bad_timestamp) << ts;
+    }
+  }
 }
