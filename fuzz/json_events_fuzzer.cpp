@@ -52,7 +52,7 @@ struct Decoders {
   JsonEventDecoder plain{table};
   JsonEventDecoder padded{table};
   JsonEventDecoder pushdown{table};
-  JsonEventDecoder fallback{table, JsonDecodeOptions{"meta.ts", JsonDecodeOptions::TimePolicy::fallback, "raw"}};
+  JsonEventDecoder fallback{table, JsonDecodeOptions{"meta.ts", JsonDecodeOptions::TimePolicy::fallback, "raw", std::nullopt}};
   cxflow::FieldId event_type = *table.find("eventType"), state = *table.find("metrics.state");
   std::vector<char> buffer;
   Decoders() {

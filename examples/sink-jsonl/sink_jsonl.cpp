@@ -53,8 +53,15 @@ class JsonlSink final : public cxflow::Sink {
  public:
   // Configure time: resolve the field names we write to ids. No I/O here.
   JsonlSink(const Config& c, cxflow::Setup& setup)
-      : cfg_(c), rows_(setup.counter("rows_written")), rotations_(setup.counter("rotations")) {
-    for (const auto& f : c.fields) ids_.push_back(setup.field(f));
+      : cfg_(c),
+        rows_(setup.declare_counter({"rows_written", cxflow::CounterKind::Counter, "rows", {},
+                                     cxflow::CounterRole::RowsCommitted, "lines written"})),
+        rotations_(setup.declare_counter({"rotations", cxflow::CounterKind::Counter, "files", {},
+                                          cxflow::CounterRole::None, "files rotated"})) {
+    // The data interface: the fields we read (checked by `cxflow validate` against what the
+    // upstream produces), or every field when none are listed.
+    for (const auto& f : c.fields) ids_.push_back(setup.reads(f));
+    if (c.fields.empty()) setup.reads_all();
   }
   ~JsonlSink() override { close(); }
 

@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include <cstdio>
+
+#include "pipeline.hpp"
 
 namespace cxflow::host {
 
@@ -64,6 +68,86 @@ nlohmann::json keys_json(const std::vector<KeyInfo>& keys) {
   return arr;
 }
 
+std::string data_text(const PluginApi& a) {
+  const ExampleInterface ex = example_interface(a);
+  std::string out = "\nData (declared with the example config below; the lists depend on the config):\n";
+  if (!ex.configured) return out + "  (the example did not configure: " + ex.error + ")\n";
+  const DataInterface& d = ex.data;
+  out += "  reads:";
+  if (d.reads_all) out += " every field it gets";
+  if (d.reads.empty() && !d.reads_all) out += " nothing";
+  out += "\n";
+  std::vector<std::string> seen;
+  for (const auto& r : d.reads) {
+    if (std::find(seen.begin(), seen.end(), r.name) != seen.end()) continue;
+    seen.push_back(r.name);
+    out += "    " + r.name + "  (" + field_type_name(r.type) + ")" + (r.optional ? "  if present" : "") + "\n";
+  }
+  out += "  produces:";
+  if (a.kind() == Kind::Sink) out += " nothing (a sink)";
+  else if (d.passes_through) out += " its input, passed through";
+  else if (!d.declared_output()) out += " not declared (treated as its input, passed through)";
+  if (a.kind() != Kind::Sink && d.produces.empty() && !d.passes_through && d.open) out += " fields of its input data";
+  out += "\n";
+  for (const auto& [name, type] : d.produces) out += "    " + name + "  (" + field_type_name(type) + ")\n";
+  if (d.open && !d.produces.empty()) out += "    ... and any other field its input data holds\n";
+  out += "\nCounters (besides the host's events_in, events_out, dropped, errors):\n";
+  for (const auto& c : ex.counters) {
+    if (c.name == "events_in" || c.name == "events_out" || c.name == "dropped" || c.name == "errors") continue;
+    out += "  " + c.key() + "  (" + counter_kind_name(c.kind);
+    if (!c.unit.empty()) out += ", " + c.unit;
+    if (c.role != CounterRole::None) out += std::string(", role ") + counter_role_name(c.role);
+    out += ")";
+    if (!c.help.empty()) out += "  " + c.help;
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::json data_json(const PluginApi& a) {
+  const ExampleInterface ex = example_interface(a);
+  nlohmann::json j;
+  j["from"] = "example";
+  j["configured"] = ex.configured;
+  if (!ex.configured) {
+    j["error"] = ex.error;
+    return j;
+  }
+  const DataInterface& d = ex.data;
+  nlohmann::json reads = nlohmann::json::array();
+  std::vector<std::string> seen;
+  for (const auto& r : d.reads) {
+    if (std::find(seen.begin(), seen.end(), r.name) != seen.end()) continue;
+    seen.push_back(r.name);
+    reads.push_back({{"name", r.name}, {"type", field_type_name(r.type)}, {"optional", r.optional}});
+  }
+  nlohmann::json produces = nlohmann::json::array();
+  for (const auto& [name, type] : d.produces) produces.push_back({{"name", name}, {"type", field_type_name(type)}});
+  j["reads"] = std::move(reads);
+  j["reads_all"] = d.reads_all;
+  j["produces"] = std::move(produces);
+  j["passes_through"] = d.passes_through || (a.kind() == Kind::Transform && !d.declared_output());
+  j["open"] = d.open;
+  return j;
+}
+
+nlohmann::json counters_json(const PluginApi& a) {
+  const ExampleInterface ex = example_interface(a);
+  nlohmann::json counters = nlohmann::json::array();
+  for (const auto& c : ex.counters) {
+    if (c.name == "events_in" || c.name == "events_out" || c.name == "dropped" || c.name == "errors") continue;
+    nlohmann::json cj{{"name", c.name}, {"kind", counter_kind_name(c.kind)}, {"unit", c.unit}, {"role", counter_role_name(c.role)}};
+    if (!c.labels.empty()) {
+      nlohmann::json labels = nlohmann::json::object();
+      for (const auto& l : c.labels) labels[l.name] = l.value;
+      cj["labels"] = std::move(labels);
+    }
+    if (!c.help.empty()) cj["help"] = c.help;
+    counters.push_back(std::move(cj));
+  }
+  return counters;
+}
+
 }  // namespace
 
 std::string describe_text(const PluginRecord& p) {
@@ -86,6 +170,7 @@ std::string describe_text(const PluginRecord& p) {
     start = nl + 1;
   }
   out += indented;
+  out += data_text(a);
   return out;
 }
 
@@ -98,6 +183,8 @@ nlohmann::json describe_json(const PluginRecord& p) {
   j["description"] = a.description();
   j["example"] = a.example();
   j["keys"] = keys_json(a.schema().keys);
+  j["data"] = data_json(a);
+  j["counters"] = counters_json(a);
   return j;
 }
 

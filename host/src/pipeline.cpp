@@ -1,6 +1,7 @@
 #include "pipeline.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <set>
 
@@ -51,14 +52,41 @@ const Schema<RuntimeSettings>& runtime_schema() {
 Counter& CounterSet::get(std::string_view name) {
   std::lock_guard lock(mutex_);
   auto it = counters_.find(name);
-  if (it == counters_.end()) it = counters_.emplace(std::string(name), std::make_unique<Counter>()).first;
-  return *it->second;
+  if (it == counters_.end()) {
+    it = counters_.emplace(std::string(name), Entry{}).first;
+    it->second.spec.name = std::string(name);
+  }
+  return *it->second.counter;
+}
+
+Counter& CounterSet::declare(const CounterSpec& spec) {
+  std::lock_guard lock(mutex_);
+  const std::string key = spec.key();
+  auto it = counters_.find(key);
+  if (it == counters_.end()) it = counters_.emplace(key, Entry{}).first;
+  it->second.spec = spec;
+  return *it->second.counter;
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> CounterSet::snapshot() const {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, std::uint64_t>> out;
-  for (const auto& [k, v] : counters_) out.emplace_back(k, v->value());
+  for (const auto& [k, v] : counters_) out.emplace_back(k, v.counter->value());
+  return out;
+}
+
+std::uint64_t CounterSet::sum(CounterRole role) const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t n = 0;
+  for (const auto& [k, v] : counters_)
+    if (v.spec.role == role) n += v.counter->value();
+  return n;
+}
+
+std::vector<CounterSpec> CounterSet::specs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<CounterSpec> out;
+  for (const auto& [k, v] : counters_) out.push_back(v.spec);
   return out;
 }
 
@@ -237,12 +265,38 @@ PipelineSpec parse_pipeline(const ConfigNode& root, const std::string& file, std
 }
 
 namespace {
+void add_unique(std::vector<std::string>& v, std::string_view name) {
+  if (std::find(v.begin(), v.end(), name) == v.end()) v.emplace_back(name);
+}
+
 class SetupImpl final : public Setup {
  public:
   SetupImpl(FieldTable& table, Component& c) : table_(table), c_(c), prefix_(c.prefix()) {}
-  FieldId field(std::string_view name) override { return table_.intern(name); }
+  FieldId field(std::string_view name) override {
+    add_unique(c_.data.used, name);
+    return table_.intern(name);
+  }
+  FieldId reads(std::string_view name, FieldType type, const SourcePos& pos) override {
+    c_.data.reads.push_back(FieldRead{std::string(name), type, pos, false});
+    return table_.intern(name);
+  }
+  FieldId reads_if_present(std::string_view name, FieldType type) override {
+    c_.data.reads.push_back(FieldRead{std::string(name), type, {}, true});
+    return table_.intern(name);
+  }
+  FieldId produces(std::string_view name, FieldType type) override {
+    auto& out = c_.data.produces;
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& f) { return f.first == name; });
+    if (it == out.end()) out.emplace_back(std::string(name), type);
+    else if (it->second != type) it->second = FieldType::Any;
+    return table_.intern(name);
+  }
+  void passes_through() override { c_.data.passes_through = true; }
+  void produces_open() override { c_.data.open = true; }
+  void reads_all() override { c_.data.reads_all = true; }
   const std::string& component_name() const noexcept override { return c_.spec.name; }
   Counter& counter(std::string_view name) override { return c_.counters->get(name); }
+  Counter& declare_counter(const CounterSpec& spec) override { return c_.counters->declare(spec); }
   void log(LogLevel level, std::string_view message) override { log_line(level, prefix_, message); }
   void promise_keep_only(KeepCondition condition) override {
     if (c_.spec.kind == Kind::Transform) c_.promises.push_back(std::move(condition));
@@ -254,6 +308,251 @@ class SetupImpl final : public Setup {
   std::string prefix_;
 };
 }  // namespace
+
+namespace {
+
+// What flows out of a component: the fields it carries, with their type and who made them.
+struct Output {
+  struct Field {
+    FieldType type = FieldType::Any;
+    std::size_t origin = 0;  // index of the component that produces it
+  };
+  std::map<std::string, Field, std::less<>> fields;
+  bool open = false;  // may carry fields beyond `fields`
+};
+
+bool is_name_char(char ch) {
+  return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '.' || ch == '$';
+}
+
+// Where the component's config names `field`: a scalar equal to it (columns.x.field, group_by[i],
+// rules[i].metric), else the first place a scalar mentions it as a whole word (inside an
+// expression or condition). Returns the key path too.
+struct Mention {
+  SourcePos pos;
+  std::string path;
+};
+bool find_exact(const ConfigNode& n, std::string_view field, const std::string& path, Mention& out) {
+  if (n.is_scalar()) {
+    if (n.scalar != field) return false;
+    out = Mention{n.pos, path};
+    return true;
+  }
+  for (std::size_t i = 0; i < n.items.size(); ++i) {
+    const std::string sub = n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
+    if (find_exact(n.items[i], field, sub, out)) return true;
+  }
+  return false;
+}
+bool find_word(const ConfigNode& n, std::string_view field, const std::string& path, Mention& out) {
+  if (n.is_scalar()) {
+    for (std::size_t at = n.scalar.find(field); at != std::string::npos; at = n.scalar.find(field, at + 1)) {
+      const std::size_t end = at + field.size();
+      if ((at > 0 && is_name_char(n.scalar[at - 1])) || (end < n.scalar.size() && is_name_char(n.scalar[end]))) continue;
+      out = Mention{n.pos, path};
+      if (out.pos.line > 0 && n.scalar.find('\n') == std::string::npos) out.pos.column += static_cast<int>(at);
+      return true;
+    }
+    return false;
+  }
+  for (std::size_t i = 0; i < n.items.size(); ++i) {
+    const std::string sub = n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
+    if (find_word(n.items[i], field, sub, out)) return true;
+  }
+  return false;
+}
+
+// The key path of the scalar written at `pos` (or containing that column).
+bool find_at(const ConfigNode& n, const SourcePos& pos, const std::string& path, Mention& out) {
+  if (n.is_scalar()) {
+    if (n.pos.line != pos.line || pos.column < n.pos.column ||
+        pos.column > n.pos.column + static_cast<int>(n.scalar.size()) + 1)
+      return false;
+    out = Mention{pos, path};
+    return true;
+  }
+  for (std::size_t i = 0; i < n.items.size(); ++i) {
+    const std::string sub = n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
+    if (find_at(n.items[i], pos, sub, out)) return true;
+  }
+  return false;
+}
+
+std::string list_names(const std::vector<std::string>& names, std::size_t max = 12) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > max) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
+// Outputs of every component, in an order where inputs come first (memoized depth-first; a
+// cycle, already reported by check_graph, is cut).
+std::vector<Output> outputs_of(const Pipeline& p) {
+  std::vector<Output> out(p.components.size());
+  std::vector<int> state(p.components.size(), 0);  // 0 todo, 1 in progress, 2 done
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    if (state[i] != 0) return;
+    state[i] = 1;
+    const Component& c = p.components[i];
+    Output& o = out[i];
+    const DataInterface& d = c.data;
+    if (!c.instance) {
+      o.open = true;  // failed to configure: unknown, so nothing downstream is refused for it
+    } else if (c.spec.kind == Kind::Transform && (d.passes_through || !d.declared_output())) {
+      for (std::size_t in : c.inputs) {
+        visit(in);
+        if (state[in] != 2) {
+          o.open = true;
+          continue;
+        }
+        const Output& src = out[in];
+        o.open = o.open || src.open;
+        for (const auto& [name, f] : src.fields) {
+          auto [it, inserted] = o.fields.emplace(name, f);
+          if (!inserted && it->second.type != f.type) it->second.type = FieldType::Any;
+        }
+      }
+      if (!d.declared_output()) o.open = true;
+    } else if (c.spec.kind == Kind::Source && !d.declared_output()) {
+      o.open = true;
+    }
+    if (c.instance) {
+      o.open = o.open || d.open;
+      for (const auto& [name, type] : d.produces) o.fields[name] = Output::Field{type, i};
+    }
+    state[i] = 2;
+  };
+  for (std::size_t i = 0; i < p.components.size(); ++i) visit(i);
+  return out;
+}
+
+}  // namespace
+
+void check_data(const Pipeline& p, std::vector<ConfigError>& errors) {
+  const std::vector<Output> outputs = outputs_of(p);
+  for (std::size_t i = 0; i < p.components.size(); ++i) {
+    const Component& c = p.components[i];
+    if (!c.instance || c.data.reads.empty()) continue;
+    // A source reads its own output (a prefilter); everything else reads its inputs'.
+    std::vector<std::size_t> from = c.spec.kind == Kind::Source ? std::vector<std::size_t>{i} : c.inputs;
+    if (from.empty()) continue;
+    bool open = false;
+    std::vector<std::string> produced;
+    for (std::size_t in : from) {
+      open = open || outputs[in].open;
+      for (const auto& [name, f] : outputs[in].fields) add_unique(produced, name);
+    }
+    std::vector<std::string> input_names;
+    for (std::size_t in : from) input_names.push_back(p.components[in].spec.name);
+    std::set<std::string> reported, warned;
+    for (const FieldRead& r : c.data.reads) {
+      if (r.name.empty() || r.name[0] == '$') continue;
+      const Output::Field* found = nullptr;
+      for (std::size_t in : from)
+        if (auto it = outputs[in].fields.find(r.name); it != outputs[in].fields.end()) {
+          found = &it->second;
+          break;
+        }
+      std::string msg;
+      if (found == nullptr && open && !r.optional) {
+        // Accepted (an open source may carry it), but a near miss of a declared field is most
+        // likely a typo: say so without refusing.
+        std::string m = closest_match(r.name, produced);
+        if (!m.empty() && edit_distance(r.name, m) > 2) m.clear();  // only a near miss
+        if (!m.empty() && warned.insert(r.name).second) {
+          Mention at{r.pos, ""};
+          if (at.pos.line == 0 && !find_exact(c.spec.config, r.name, "", at) && !find_word(c.spec.config, r.name, "", at))
+            at = Mention{c.spec.pos, ""};
+          log_line(LogLevel::Warn, c.prefix(),
+                   at.pos.str() + ": field '" + r.name + "' is not among the fields declared upstream (accepted: an input may "
+                   "carry fields it does not declare); did you mean '" + m + "'?");
+        }
+        continue;
+      }
+      if (found == nullptr) {
+        if (r.optional) continue;
+        msg = "field '" + r.name + "' is not produced by " +
+              (c.spec.kind == Kind::Source ? std::string("this source") : "any input of '" + c.spec.name + "' (" + list_names(input_names) + ")");
+        const std::string m = closest_match(r.name, produced);
+        if (!m.empty()) msg += "; did you mean '" + m + "'?";
+        else if (!produced.empty()) msg += "; produced: " + list_names(produced);
+        else msg += "; its inputs produce no fields";
+      } else if (r.type != FieldType::Any && found->type != FieldType::Any && found->type != r.type) {
+        const Component& origin = p.components[found->origin];
+        msg = "field '" + r.name + "' is read as a " + field_type_name(r.type) + ", but " + origin.spec.path() +
+              " (" + origin.spec.plugin + ") produces it as a " + field_type_name(found->type);
+      } else {
+        continue;
+      }
+      if (!reported.insert(r.name + "|" + r.pos.str()).second) continue;
+      Mention at{r.pos, ""};
+      if (r.pos.line > 0) find_at(c.spec.config, r.pos, "", at);
+      else if (!find_exact(c.spec.config, r.name, "", at) && !find_word(c.spec.config, r.name, "", at))
+        at = Mention{c.spec.pos, ""};
+      errors.push_back(ConfigError{at.pos, c.spec.path() + (at.path.empty() ? "" : "." + at.path), msg});
+    }
+  }
+}
+
+void compute_projections(Pipeline& p) {
+  // What component i needs from its inputs: its own reads plus, when it passes its input
+  // through (or declares no output), what its readers need. nullopt = every field.
+  using Need = std::optional<std::set<std::string>>;
+  std::vector<Need> needs(p.components.size(), Need{std::set<std::string>{}});
+  std::vector<int> state(p.components.size(), 0);
+  std::function<void(std::size_t)> visit;
+  auto downstream = [&](std::size_t i) -> Need {
+    std::set<std::string> all;
+    for (std::size_t o : p.components[i].outputs) {
+      visit(o);
+      if (!needs[o]) return std::nullopt;
+      all.insert(needs[o]->begin(), needs[o]->end());
+    }
+    return all;
+  };
+  visit = [&](std::size_t i) {
+    if (state[i] != 0) return;
+    state[i] = 1;
+    const Component& c = p.components[i];
+    const DataInterface& d = c.data;
+    Need n = std::set<std::string>{};
+    if (d.reads_all || !c.instance) {
+      n = std::nullopt;
+    } else {
+      for (const auto& r : d.reads) n->insert(r.name);
+      n->insert(d.used.begin(), d.used.end());
+      if (c.spec.kind == Kind::Transform && (d.passes_through || !d.declared_output())) {
+        Need more = downstream(i);
+        if (!more) n = std::nullopt;
+        else
+          for (const auto& f : *more)
+            if (std::none_of(d.produces.begin(), d.produces.end(), [&](const auto& x) { return x.first == f; })) n->insert(f);
+      }
+    }
+    needs[i] = std::move(n);
+    state[i] = 2;
+  };
+  for (std::size_t i = 0; i < p.components.size(); ++i) {
+    Component& c = p.components[i];
+    if (c.spec.kind != Kind::Source) continue;
+    visit(i);
+    Need n = needs[i];
+    if (n) {
+      Need more = downstream(i);
+      if (!more) n = std::nullopt;
+      else n->insert(more->begin(), more->end());
+    }
+    if (!n) {
+      c.projection.reset();
+      continue;
+    }
+    std::vector<FieldId> ids;
+    for (const auto& name : *n)
+      if (auto id = p.fields.find(name)) ids.push_back(*id);
+    std::sort(ids.begin(), ids.end());
+    c.projection = std::move(ids);
+  }
+}
 
 // A source whose only consumer is a transform that promised KeepConditions gets them. (With
 // several consumers an event must be kept if any consumer wants it; that is not pushed down.)
@@ -293,7 +592,12 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
         p->components.push_back(std::move(c));
       }
   for (auto& c : p->components) {
-    for (const char* std_counter : {"events_in", "events_out", "dropped", "errors"}) c.counters->get(std_counter);
+    c.counters->declare(CounterSpec{"events_in", CounterKind::Counter, "events", {}, CounterRole::None, "events received"});
+    c.counters->declare(CounterSpec{"events_out", CounterKind::Counter, "events", {}, CounterRole::None, "events emitted"});
+    c.counters->declare(CounterSpec{"dropped", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+                                    "events the host dropped for this component"});
+    c.counters->declare(CounterSpec{"errors", CounterKind::Counter, "errors", {}, CounterRole::Errors,
+                                    "calls into the component that failed"});
     if (c.spec.plugin.empty()) continue;
     c.plugin = registry.find(c.spec.plugin);
     if (c.plugin == nullptr) {
@@ -328,9 +632,33 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
         p->components[it->second].outputs.push_back(i);
       }
   p->fields.freeze();
+  check_data(*p, errors);
   if (errors.size() != before) return nullptr;
+  compute_projections(*p);
   if (p->runtime.pushdown) push_down(*p);
   return p;
+}
+
+ExampleInterface example_interface(const PluginApi& api) {
+  ExampleInterface out;
+  std::vector<ConfigError> errs;
+  const EnvLookup no_env = [](const std::string&) { return std::optional<std::string>{}; };
+  ConfigNode config = parse_yaml(api.example(), "<example>", no_env, errs);
+  if (config.is_null()) config = ConfigNode::make_map();
+  FieldTable table;
+  Component c;
+  c.spec.name = "example";
+  c.spec.kind = api.kind();
+  c.spec.plugin = api.name();
+  if (errs.empty()) {
+    SetupImpl setup(table, c);
+    c.instance = api.configure(config, setup, errs);
+  }
+  out.configured = c.instance != nullptr;
+  if (!errs.empty()) out.error = errs.front().str();
+  out.data = std::move(c.data);
+  out.counters = c.counters->specs();
+  return out;
 }
 
 std::unique_ptr<Pipeline> load_pipeline(const std::string& path, PluginRegistry& registry,

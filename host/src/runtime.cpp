@@ -296,6 +296,7 @@ struct Node final : SourceContext, DispatchHost {
   bool emit(Batch&& b) override { return driver.source_emit(std::move(b)); }
   void when_ready_raw(std::function<void()> fn) override { on_outputs_ready(std::move(fn)); }
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return c.pushed; }
+  const std::optional<std::vector<FieldId>>& projection() const noexcept override { return c.projection; }
   void end_of_stream() override { driver.source_end_of_stream(); }
 };
 

@@ -29,9 +29,10 @@ std::array<std::uint64_t, 4> StatusReport::totals() const {
     for (const auto& [k, v] : c.counters->snapshot()) {
       if (c.spec.kind == Kind::Source && k == "events_out") in += v;
       if (c.spec.kind == Kind::Sink && k == "events_in") out += v;
-      if (k == "rows_written") rows += v;
-      if (k == "alerts") alerts += v;
     }
+    // By declared role, not by name: a sink's data rows, not alert rows or raw event rows.
+    rows += c.counters->sum(CounterRole::RowsCommitted);
+    alerts += c.counters->sum(CounterRole::Alerts);
   }
   return {in, out, rows, alerts};
 }
@@ -45,7 +46,7 @@ void StatusReport::tick(bool draining, bool terminal) {
   last_ms_ = now;
   last_totals_ = t;
   std::string line = "in " + human_count(in_rate) + " ev/s, out " + human_count(out_rate) + " ev/s | events " +
-                     human_count(static_cast<double>(t[0])) + " | windows written " + std::to_string(t[2]) + " | alerts " +
+                     human_count(static_cast<double>(t[0])) + " | rows written " + std::to_string(t[2]) + " | alerts " +
                      std::to_string(t[3]);
   if (draining) line += " | draining";
   if (terminal) set_status_line(line);
@@ -56,7 +57,7 @@ void StatusReport::summary() const {
   const double secs = static_cast<double>(clock_.steady_ms() - t0_ms_) / 1000.0;
   const auto t = totals();
   char head[160];
-  std::snprintf(head, sizeof head, "summary: %.2f s, %llu events in (%s/s), %llu windows written, %llu alerts", secs,
+  std::snprintf(head, sizeof head, "summary: %.2f s, %llu events in (%s/s), %llu rows written, %llu alerts", secs,
                 static_cast<unsigned long long>(t[0]), human_count(static_cast<double>(t[0]) / std::max(secs, 1e-3)).c_str(),
                 static_cast<unsigned long long>(t[2]), static_cast<unsigned long long>(t[3]));
   log_line(LogLevel::Info, "[host]", head);

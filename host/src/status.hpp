@@ -18,7 +18,7 @@ class StatusReport {
   // `clock` measures the rates and the run's length (virtual under VirtualTime).
   StatusReport(const Pipeline& pipeline, const Clock& clock);
 
-  // One status line ("in 1.2M ev/s, out ... | events ... | windows written ... | alerts ...")
+  // One status line ("in 1.2M ev/s, out ... | events ... | rows written ... | alerts ...")
   // with the rates since the previous one; `terminal` sets the status line, else logs "progress:".
   void tick(bool draining, bool terminal);
   // The summary line and one line of counters per component.

@@ -315,7 +315,8 @@ Condition Condition::parse(std::string_view text, const std::function<FieldId(st
 }
 
 Condition Condition::parse(std::string_view text, Setup& setup, const SourcePos& pos) {
-  return parse(text, [&setup](std::string_view f) { return setup.field(f); }, pos);
+  // Each field the condition names is a declared read (the host finds its position in the text).
+  return parse(text, [&setup](std::string_view f) { return setup.reads(f); }, pos);
 }
 
 bool Condition::matches(const Event& e) const noexcept { return root_ == nullptr || eval(*root_, e); }

@@ -249,6 +249,7 @@ struct JsonEventDecoder::Impl {
     for (FieldId id = 0; id < table.size(); ++id) {
       const std::string& name = table.name(id);
       if (name.empty()) continue;
+      if (options.only && !std::binary_search(options.only->begin(), options.only->end(), id)) continue;
       nodes[insert(name)].field = id;
       ++wanted;
     }

@@ -6,6 +6,25 @@
 
 namespace cxflow::normalized {
 
+const std::vector<Field>& fields() {
+  static const std::vector<Field> v = {
+      {"eventType", FieldType::String},           {"timestamp", FieldType::Any},
+      {"interactionId", FieldType::String},       {"agentId", FieldType::String},
+      {"metadata.queue", FieldType::String},      {"metadata.skill", FieldType::String},
+      {"metadata.team", FieldType::String},       {"metadata.mediaType", FieldType::String},
+      {"metrics.state", FieldType::String},       {"metrics.reason", FieldType::String},
+      {"metrics.waitTime", FieldType::Number},    {"metrics.handleTime", FieldType::Number},
+      {"metrics.queueLength", FieldType::Number}, {"metrics.agentsAvailable", FieldType::Number},
+      {"metrics.agentsLoggedIn", FieldType::Number}, {"metrics.contactsActive", FieldType::Number},
+      {"metrics.longestWait", FieldType::Number}, {"metrics.serviceLevel", FieldType::Number},
+  };
+  return v;
+}
+
+void declare_fields(Setup& setup) {
+  for (const auto& f : fields()) setup.produces(f.name, f.type);
+}
+
 const std::vector<std::string>& event_types() {
   static const std::vector<std::string> v = {"interaction", "agent", "queue"};
   return v;

@@ -78,14 +78,20 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
       max_groups_(static_cast<std::size_t>(cfg.max_groups)),
       max_open_windows_(static_cast<std::size_t>(cfg.max_open_windows)),
       flush_on_end_(cfg.flush_on_end),
-      window_start_id_(setup.field("window_start")),
-      window_end_id_(setup.field("window_end")),
-      windows_emitted_(&setup.counter("windows_emitted")),
-      late_events_(&setup.counter("late_events")),
-      groups_overflow_(&setup.counter("groups_overflow")),
-      non_numeric_(&setup.counter("non_numeric")),
-      windows_forced_(&setup.counter("windows_forced")),
-      invalid_time_(&setup.counter("invalid_time")) {
+      window_start_id_(setup.produces("window_start", FieldType::String)),
+      window_end_id_(setup.produces("window_end", FieldType::String)),
+      windows_emitted_(&setup.declare_counter({"windows_emitted", CounterKind::Counter, "events", {}, CounterRole::None,
+                                               "output events: one per (window, group)"})),
+      late_events_(&setup.declare_counter({"late_events", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+                                           "events for a window already closed, dropped"})),
+      groups_overflow_(&setup.declare_counter({"groups_overflow", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+                                               "events that would have opened a group over max_groups, dropped"})),
+      non_numeric_(&setup.declare_counter({"non_numeric", CounterKind::Counter, "values", {}, CounterRole::None,
+                                           "values a numeric metric skipped (not a finite number)"})),
+      windows_forced_(&setup.declare_counter({"windows_forced", CounterKind::Counter, "windows", {}, CounterRole::None,
+                                              "windows closed early to stay within max_open_windows"})),
+      invalid_time_(&setup.declare_counter({"invalid_time", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+                                            "events with a time outside the supported range, dropped"})) {
   qparams_.exact_limit = static_cast<std::size_t>(cfg.percentile_exact_limit);
   qparams_.relative_error = cfg.percentile_relative_error;
   qparams_.init();
@@ -98,7 +104,9 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
     if (g == "window_start" || g == "window_end")
       throw ConfigException({}, "group_by: '" + g + "' is an output field of aggregate-window; group by an input field");
     if (!outputs.insert(g).second) throw ConfigException({}, "group_by: field '" + g + "' is listed twice");
-    const FieldId id = setup.field(g);
+    // A group key is read from the input and copied to the output.
+    const FieldId id = setup.reads(g);
+    setup.produces(g);
     group_ids_.push_back(id);
     group_slots_.push_back(slot_for(id));
   }
@@ -134,7 +142,12 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
       case Fn::CountDistinct: acc.kind = AccKind::Distinct; break;
       case Fn::Ratio: acc.kind = AccKind::Ratio; break;
     }
-    if (!expr.field.empty()) acc.slot = slot_for(setup.field(expr.field));
+    if (!expr.field.empty()) {
+      // count_distinct counts any values; the other functions of a field need numbers.
+      const FieldType want = expr.fn == Fn::CountDistinct ? FieldType::Any : FieldType::Number;
+      const std::size_t at = node.scalar.find(expr.field);
+      acc.slot = slot_for(setup.reads(expr.field, want, shifted(node.pos, at == std::string::npos ? 0 : at)));
+    }
     if (expr.fn == Fn::Ratio) {
       try {
         acc.ratio = Condition::parse(expr.ratio_condition, setup, shifted(node.pos, expr.ratio_offset));
@@ -146,7 +159,7 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
                    std::to_string(acc.where) + "|" + expr.ratio_condition;
     Metric metric;
     metric.name = name;
-    metric.out = setup.field(name);
+    metric.out = setup.produces(name, FieldType::Number);
     metric.fn = expr.fn;
     metric.acc = acc_for(std::move(acc));
     metric.percentile = expr.percentile;

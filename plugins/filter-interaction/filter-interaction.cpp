@@ -4,15 +4,26 @@
 
 namespace cxflow::filter {
 
+namespace {
+// filtered{reason=event_type|state|where|matched}: events this filter discarded, by the criterion.
+CounterSpec dropped_spec(const char* reason) {
+  return CounterSpec{"filtered", CounterKind::Counter, "events", {{"reason", reason}}, CounterRole::Dropped,
+                     "events discarded, by the criterion that failed (matched: dropped by invert)"};
+}
+}  // namespace
+
 
 FilterInteraction::FilterInteraction(const Config& c, Setup& setup)
     : event_types_(c.event_types),
       states_(c.states),
       invert_(c.invert),
-      dropped_{&setup.counter("dropped_event_type"), &setup.counter("dropped_state"), &setup.counter("dropped_where")},
-      dropped_matched_(setup.counter("dropped_matched")) {
-  if (!event_types_.empty()) event_type_ = setup.field("eventType");
-  if (!states_.empty()) state_ = setup.field("metrics.state");
+      dropped_{&setup.declare_counter(dropped_spec("event_type")), &setup.declare_counter(dropped_spec("state")),
+               &setup.declare_counter(dropped_spec("where"))},
+      dropped_matched_(setup.declare_counter(dropped_spec("matched"))) {
+  // A filter's output is its input: every field passes through.
+  setup.passes_through();
+  if (!event_types_.empty()) event_type_ = setup.reads("eventType", FieldType::String);
+  if (!states_.empty()) state_ = setup.reads("metrics.state", FieldType::String);
   if (!c.where.is_null()) {
     if (!c.where.is_scalar())
       throw ConfigException(c.where.pos, "'where': expected a condition string, e.g. 'metrics.waitTime <= 20'");

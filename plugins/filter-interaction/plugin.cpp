@@ -23,19 +23,19 @@ struct Plugin {
   static void schema(cxflow::Schema<Config>& s) {
     s.key("event_types", &Config::event_types,
           "Keep events whose eventType is one of these (interaction, agent, queue). Empty: any event type. "
-          "Drops are counted as dropped_event_type")
+          "Drops are counted as filtered{reason=event_type}")
         .example("[interaction]");
     s.key("states", &Config::states,
           "Keep events whose metrics.state is one of these: queued, active, hold, wrapup, ended, abandoned, idle, "
-          "available, busy, unavailable, logged_out. Empty: any state. Drops are counted as dropped_state")
+          "available, busy, unavailable, logged_out. Empty: any state. Drops are counted as filtered{reason=state}")
         .example("[ended, abandoned]");
     s.key("where", &Config::where,
           "A condition string in the shared condition language (==, !=, <, <=, >, >=, in [...], not in [...], "
           "exists; and, or, not, parentheses). A missing field makes every comparison false. Drops are counted "
-          "as dropped_where")
+          "as filtered{reason=where}")
         .example("'metadata.queue in [sales, support] and metrics.waitTime <= 300'");
     s.key("invert", &Config::invert,
-          "Drop the events that match every given criterion and keep the rest (counted as dropped_matched)")
+          "Drop the events that match every given criterion and keep the rest (counted as filtered{reason=matched})")
         .def("false");
     s.check([](const Config& c) -> std::string {
       std::string e = cxflow::normalized::check_values("event_types", c.event_types, cxflow::normalized::event_types());

@@ -51,18 +51,25 @@ std::string check_rule(const RuleConfig& r) {
 
 AlertSink::AlertSink(const Config& cfg, Setup& setup)
     : cfg_(cfg),
-      window_start_id_(setup.field("window_start")),
-      window_end_id_(setup.field("window_end")),
-      alerts_(setup.counter("alerts")),
-      windows_(setup.counter("windows_evaluated")),
-      no_value_(setup.counter("no_value")),
-      stale_(setup.counter("stale_windows")),
-      groups_dropped_(setup.counter("groups_dropped")),
-      rows_written_(setup.counter("rows_written")) {
+      window_start_id_(setup.reads_if_present("window_start")),
+      window_end_id_(setup.reads_if_present("window_end")),
+      alerts_(setup.declare_counter({"alerts", CounterKind::Counter, "notifications", {}, CounterRole::Alerts,
+                                     "alert notifications raised (firing, escalated, resolved, repeated)"})),
+      windows_(setup.declare_counter({"windows_evaluated", CounterKind::Counter, "events", {}, CounterRole::None,
+                                      "window events evaluated against the rules"})),
+      no_value_(setup.declare_counter({"no_value", CounterKind::Counter, "evaluations", {}, CounterRole::None,
+                                       "rule evaluations skipped: the metric was missing or not a number"})),
+      stale_(setup.declare_counter({"stale_windows", CounterKind::Counter, "evaluations", {}, CounterRole::Dropped,
+                                    "rule evaluations of a window already evaluated (replayed or out of order), skipped"})),
+      groups_dropped_(setup.declare_counter({"groups_dropped", CounterKind::Counter, "evaluations", {}, CounterRole::Dropped,
+                                             "rule evaluations of a new group over max_groups, skipped"})),
+      // Alert rows, not data rows: counted under alerts by the host, so no rows_committed role.
+      rows_written_(setup.declare_counter({"rows_written", CounterKind::Counter, "rows", {}, CounterRole::None,
+                                           "alert rows written to the sqlite table"})) {
   if (cfg_.rules.empty()) throw ConfigException({}, "rules: give at least one rule, e.g. {metric: avg_wait_time, above: {warning: 90}}");
   for (const auto& g : cfg_.group_by) {
     if (g.empty()) throw ConfigException({}, "group_by: empty field name");
-    group_ids_.push_back(setup.field(g));
+    group_ids_.push_back(setup.reads(g));
     group_names_.push_back(g);
   }
   for (std::size_t i = 0; i < cfg_.rules.size(); ++i) {
@@ -82,7 +89,7 @@ AlertSink::AlertSink(const Config& cfg, Setup& setup)
         throw ConfigException({}, where + ".name: '" + r.cfg.name +
                                       "' is already the name of another rule; rule names key the stored alert state, "
                                       "give each rule its own name");
-    r.metric = setup.field(r.cfg.metric);
+    r.metric = setup.reads(r.cfg.metric, FieldType::Number);
     if (!r.cfg.where.empty()) {
       try {
         r.where = Condition::parse(r.cfg.where, setup);
@@ -100,8 +107,14 @@ AlertSink::AlertSink(const Config& cfg, Setup& setup)
     try {
       webhooks_.push_back(std::make_unique<Webhook>(
           w, where,
-          WebhookCounters{setup.counter("webhook_sent"), setup.counter("webhook_retries"),
-                          setup.counter("webhook_failed"), setup.counter("webhook_dropped")},
+          WebhookCounters{setup.declare_counter({"webhook_sent", CounterKind::Counter, "requests", {}, CounterRole::None,
+                                                 "webhook notifications delivered"}),
+                          setup.declare_counter({"webhook_retries", CounterKind::Counter, "requests", {},
+                                                 CounterRole::Retries, "webhook requests retried"}),
+                          setup.declare_counter({"webhook_failed", CounterKind::Counter, "notifications", {},
+                                                 CounterRole::Errors, "webhook notifications given up on"}),
+                          setup.declare_counter({"webhook_dropped", CounterKind::Counter, "notifications", {},
+                                                 CounterRole::Dropped, "webhook notifications dropped (queue full)"})},
           worker_logs_));
     } catch (const std::invalid_argument& e) {
       throw ConfigException({}, where + ".url: " + e.what());

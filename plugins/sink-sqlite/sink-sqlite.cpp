@@ -204,11 +204,16 @@ const char* type_name(ColumnType t) {
 
 SqliteSink::SqliteSink(const Config& config, Setup& setup)
     : cfg_(config),
-      rows_written_(setup.counter("rows_written")),
-      commits_(setup.counter("commits")),
-      write_errors_(setup.counter("write_errors")),
-      commit_retries_(setup.counter("commit_retries")),
-      conversion_errors_(setup.counter("conversion_errors")) {
+      rows_written_(setup.declare_counter({"rows_written", CounterKind::Counter, "rows", {}, CounterRole::RowsCommitted,
+                                           "rows committed to the table"})),
+      commits_(setup.declare_counter({"commits", CounterKind::Counter, "transactions", {}, CounterRole::None,
+                                      "transactions committed"})),
+      write_errors_(setup.declare_counter({"write_errors", CounterKind::Counter, "rows", {}, CounterRole::Errors,
+                                           "rows rejected by the table's constraints or without a key value"})),
+      commit_retries_(setup.declare_counter({"commit_retries", CounterKind::Counter, "retries", {}, CounterRole::Retries,
+                                             "retries of a commit that found the database locked"})),
+      conversion_errors_(setup.declare_counter({"conversion_errors", CounterKind::Counter, "values", {}, CounterRole::None,
+                                                "values that did not convert to the column's type"})) {
   const std::string ident_rule = "use letters, digits and '_', not starting with a digit";
   if (const std::string p = sqlite::path_problem(cfg_.path, cfg_.uri, "uri"); !p.empty())
     throw ConfigException({}, "'path': " + p);
@@ -278,7 +283,9 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
         throw ConfigException(field_node->pos, where + ": $event_time is ISO 8601 text and cannot be stored as " +
                                                    type_name(col.type) + "; use $event_time_ms for a number");
     } else {
-      col.id = setup.field(col.field);
+      // An integer or real column needs a number; text and any columns take any value.
+      const bool numeric = col.type == ColumnType::Integer || col.type == ColumnType::Real;
+      col.id = setup.reads(col.field, numeric ? FieldType::Number : FieldType::Any, field_node->pos);
     }
     if (v.is_map()) {
       if (const ConfigNode* d = v.find("default"); d != nullptr && !d->is_null()) {

@@ -86,13 +86,13 @@ constexpr Known kKnown[] = {
 
 FrameDecoder::FrameDecoder(const Config& cfg, const FieldTable& fields, Counters& counters, LogFn log,
                            std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms,
-                           const std::vector<KeepCondition>& keep)
+                           const std::vector<KeepCondition>& keep, const std::optional<std::vector<FieldId>>& only)
     : cfg_(cfg),
       c_(counters),
       log_(std::move(log)),
       steady_ms_(std::move(steady_ms)),
       wall_ms_(std::move(wall_ms)),
-      dec_(fields, JsonDecodeOptions{cfg.timestamp_field, JsonDecodeOptions::TimePolicy::reject, ""}) {
+      dec_(fields, JsonDecodeOptions{cfg.timestamp_field, JsonDecodeOptions::TimePolicy::reject, "", only}) {
   // Pushed-down conditions are checked on the decoded, validated event (not by the decoder's
   // early rejection): a malformed frame must be counted as malformed, and dead-lettered, whatever
   // it holds. A path the pipeline does not read cannot be checked here; the filter still runs.

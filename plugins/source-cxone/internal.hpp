@@ -152,10 +152,11 @@ class Handoff {
 class FrameDecoder {
  public:
   using LogFn = std::function<void(LogLevel, std::string)>;
-  // `keep`: conditions pushed down from the pipeline (see make_network).
+  // `keep`: conditions pushed down from the pipeline (see make_network). `only`: the fields the
+  // downstream reads (SourceContext::projection()), nullopt = every field of `fields`.
   FrameDecoder(const Config& cfg, const FieldTable& fields, Counters& counters, LogFn log,
                std::function<std::int64_t()> steady_ms, std::function<std::int64_t()> wall_ms,
-               const std::vector<KeepCondition>& keep = {});
+               const std::vector<KeepCondition>& keep = {}, const std::optional<std::vector<FieldId>>& only = {});
   ~FrameDecoder();
   // `frame` must have JsonEventDecoder::kPadding readable bytes after its end. Appends the valid
   // events that meet the pushed-down conditions to `out`.

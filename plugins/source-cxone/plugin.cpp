@@ -193,7 +193,7 @@ struct Plugin {
         .min(0);
     s.key("ping_timeout", &Config::ping_timeout,
           "No frame or pong within this after a ping: the peer is dead, the connection is closed and re-opened "
-          "(reconnects_ping_timeout). Suspended while reading is paused by backpressure")
+          "(reconnects{cause=ping_timeout}). Suspended while reading is paused by backpressure")
         .def("10s")
         .min(0);
     s.key("max_message_size", &Config::max_message_size,
@@ -237,7 +237,7 @@ struct Plugin {
           "is malformed")
         .def("timestamp");
     s.key("required_fields", &Config::required_fields,
-          "Fields every event must carry (non-null); an event without one is counted as malformed_missing_field (default: [eventType])");
+          "Fields every event must carry (non-null); an event without one is counted as malformed{reason=missing_field} (default: [eventType])");
     s.key("max_out_of_order", &Config::max_out_of_order,
           "Watermark lag: after each batch the watermark is the highest event time seen minus this")
         .def("2s")

@@ -47,12 +47,16 @@ RtdCounters::RtdCounters(Setup& s)
       ends_by_state(s.counter("rtd_ends_by_state")),
       ends_by_absence(s.counter("rtd_ends_by_absence")),
       token_refreshes(s.counter("token_refreshes")),
-      malformed(s.counter("rtd_malformed")),
+      malformed(s.counter("rtd_malformed_total")),
       tracked(s.counter("rtd_tracked_keys")) {
   for (int i = 0; i < kRetryCauses; ++i)
-    retries_by.push_back(&s.counter(std::string("rtd_retries_") + retry_cause_name(static_cast<RetryCause>(i))));
+    retries_by.push_back(&s.declare_counter({"rtd_retries", CounterKind::Counter, "requests",
+                                             {{"cause", retry_cause_name(static_cast<RetryCause>(i))}}, CounterRole::Retries,
+                                             "API and token requests retried, by cause"}));
   for (int i = 0; i < rtd::kRowIssues; ++i)
-    malformed_by.push_back(&s.counter(std::string("rtd_malformed_") + rtd::row_issue_name(static_cast<rtd::RowIssue>(i))));
+    malformed_by.push_back(&s.declare_counter({"rtd_malformed", CounterKind::Counter, "rows",
+                                               {{"reason", rtd::row_issue_name(static_cast<rtd::RowIssue>(i))}},
+                                               CounterRole::Malformed, "rows skipped as malformed, by reason"}));
 }
 
 namespace {

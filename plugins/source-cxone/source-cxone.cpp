@@ -4,18 +4,25 @@
 
 #include <algorithm>
 
+#include <cxflow/normalized.hpp>
+
 #include "internal.hpp"
 
 namespace cxflow::cxone {
 
 CxoneSource::CxoneSource(const Config& config, Setup& setup)
     : cfg_(config), counters_(std::make_shared<Counters>(setup)), handoff_(std::make_shared<Handoff>()) {
+  // Both protocols emit the normalized schema; the event time is also kept under timestamp_field.
+  // The WebSocket stream's JSON, and RTD's raw streams, may carry further fields: they pass as sent.
+  normalized::declare_fields(setup);
+  setup.produces(cfg_.timestamp_field);
+  setup.produces_open();
   if (cfg_.protocol == Protocol::rtd) {
     rtd_counters_ = std::make_shared<RtdCounters>(setup);
     return;
   }
   // Required fields must survive the projection even if no other component reads them.
-  for (const auto& f : cfg_.required_fields) setup.field(f);
+  for (const auto& f : cfg_.required_fields) setup.reads(f);
 }
 
 CxoneSource::~CxoneSource() {
@@ -55,7 +62,7 @@ void CxoneSource::start(SourceContext& ctx) {
   } else {
     frames_ = std::make_unique<FrameDecoder>(
         cfg_, ctx.fields(), *counters_, [c](LogLevel level, std::string m) { c->log(level, m); }, steady_now_ms,
-        wall_now_ms, ctx.keep_conditions());
+        wall_now_ms, ctx.keep_conditions(), ctx.projection());
     net_ = make_network(cfg_, *counters_, handoff_, std::move(hooks));
   }
   last_event_steady_ms_ = ctx.clock().steady_ms();

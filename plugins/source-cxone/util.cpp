@@ -251,25 +251,29 @@ const char* cause_name(Cause c) noexcept {
 }
 
 Counters::Counters(Setup& s)
-    : connections(s.counter("connections")),
-      reconnects(s.counter("reconnects")),
-      events(s.counter("events_received")),
-      frames(s.counter("frames_received")),
-      bytes(s.counter("bytes_received")),
-      malformed(s.counter("malformed")),
-      too_large(s.counter("messages_too_large")),
-      dropped_full(s.counter("dropped_full")),
+    : connections(s.declare_counter({"connections", CounterKind::Counter, "connections", {}, CounterRole::None, "connections established"})),
+      reconnects(s.counter("reconnects_total")),
+      events(s.declare_counter({"events_received", CounterKind::Counter, "events", {}, CounterRole::None, "valid events decoded"})),
+      frames(s.declare_counter({"frames_received", CounterKind::Counter, "messages", {}, CounterRole::None, "messages received"})),
+      bytes(s.declare_counter({"bytes_received", CounterKind::Counter, "bytes", {}, CounterRole::None, "message bytes received"})),
+      malformed(s.counter("malformed_total")),
+      too_large(s.declare_counter({"messages_too_large", CounterKind::Counter, "messages", {}, CounterRole::Malformed, "messages over max_message_size (the connection is closed)"})),
+      dropped_full(s.declare_counter({"dropped_full", CounterKind::Counter, "messages", {}, CounterRole::Dropped, "messages dropped undecoded while the pipeline was full (when_full: drop_newest)"})),
       dead_lettered(s.counter("dead_lettered")),
-      prefiltered(s.counter("prefiltered")),
+      prefiltered(s.declare_counter({"prefiltered", CounterKind::Counter, "events", {}, CounterRole::Dropped, "valid events dropped by pushed-down conditions"})),
       token_requests(s.counter("token_requests")),
       subscriptions(s.counter("subscriptions_created")),
-      http_retries(s.counter("http_retries")),
-      last_event_time_ms(s.counter("last_event_time_ms")),
-      paused(s.counter("paused")) {
+      http_retries(s.declare_counter({"http_retries", CounterKind::Counter, "requests", {}, CounterRole::Retries, "token and subscription requests retried"})),
+      last_event_time_ms(s.declare_counter({"last_event_time_ms", CounterKind::Gauge, "ms", {}, CounterRole::None, "event time of the newest event, ms since the epoch"})),
+      paused(s.declare_counter({"paused", CounterKind::Counter, "pauses", {}, CounterRole::None, "times reading was paused by backpressure"})) {
   for (int i = 0; i < kCauses; ++i)
-    reconnects_by[i] = &s.counter(std::string("reconnects_") + cause_name(static_cast<Cause>(i)));
+    reconnects_by[i] = &s.declare_counter({"reconnects", CounterKind::Counter, "connections",
+                                           {{"cause", cause_name(static_cast<Cause>(i))}}, CounterRole::Retries,
+                                           "reconnections, by what ended the previous connection"});
   for (int i = 0; i < kMalformedReasons; ++i)
-    malformed_by[i] = &s.counter(std::string("malformed_") + malformed_name(static_cast<Malformed>(i)));
+    malformed_by[i] = &s.declare_counter({"malformed", CounterKind::Counter, "messages",
+                                          {{"reason", malformed_name(static_cast<Malformed>(i))}}, CounterRole::Malformed,
+                                          "messages skipped as malformed, by reason"});
 }
 
 }  // namespace cxflow::cxone

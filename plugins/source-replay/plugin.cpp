@@ -53,7 +53,7 @@ struct Plugin {
         .range(1, 1'000'000);
     s.key("max_line_bytes", &Config::max_line_bytes,
           "Longest accepted line. A longer line is skipped while it streams past (never buffered whole) and "
-          "counted as malformed_too_long")
+          "counted as malformed{reason=too_long}")
         .def("1MiB")
         .range(16, 1024.0 * 1024 * 1024);
     s.key("read_size", &Config::read_size, "Bytes requested per read() from the file")
@@ -64,8 +64,8 @@ struct Plugin {
         .def("timestamp")
         .example("meta.eventTime");
     s.key("on_bad_time", &Config::on_bad_time,
-          "A line whose time is missing or unparseable: `reject` counts it as malformed_missing_timestamp / "
-          "malformed_bad_timestamp and skips it; `last_seen` gives it the highest event time seen so far and "
+          "A line whose time is missing or unparseable: `reject` counts it as malformed{reason=missing_timestamp} / "
+          "malformed{reason=bad_timestamp} and skips it; `last_seen` gives it the highest event time seen so far and "
           "counts time_defaulted (rejected while no time was seen yet)")
         .def("reject")
         .one_of({{"reject", BadTime::reject}, {"last_seen", BadTime::last_seen}});

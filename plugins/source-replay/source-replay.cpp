@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <cxflow/normalized.hpp>
+
 namespace cxflow::replay {
 
 std::optional<double> parse_speed(std::string_view text) {
@@ -67,22 +69,28 @@ std::string excerpt(std::string_view line) {
 
 ReplaySource::ReplaySource(const Config& config, Setup& setup)
     : cfg_(config),
-      lines_(setup.counter("lines_read")),
-      malformed_total_(setup.counter("malformed")),
-      future_(setup.counter("future_events")),
-      late_(setup.counter("late_events")),
-      defaulted_(setup.counter("time_defaulted")),
-      dead_lettered_(setup.counter("dead_lettered")),
-      prefiltered_(setup.counter("prefiltered")) {
+      lines_(setup.declare_counter({"lines_read", CounterKind::Counter, "lines", {}, CounterRole::None, "lines read from the file"})),
+      malformed_total_(setup.declare_counter({"malformed_lines", CounterKind::Counter, "lines", {}, CounterRole::None, "lines skipped as malformed, all reasons (the sum of malformed{reason})"})),
+      future_(setup.declare_counter({"future_events", CounterKind::Counter, "events", {}, CounterRole::Dropped, "events more than max_future ahead of the highest time seen, dropped"})),
+      late_(setup.declare_counter({"late_events", CounterKind::Counter, "events", {}, CounterRole::None, "events older than the watermark (still emitted)"})),
+      defaulted_(setup.declare_counter({"time_defaulted", CounterKind::Counter, "events", {}, CounterRole::None, "events given the highest time seen (on_bad_time: last_seen)"})),
+      dead_lettered_(setup.declare_counter({"dead_lettered", CounterKind::Counter, "lines", {}, CounterRole::None, "lines written to dead_letter"})),
+      prefiltered_(setup.declare_counter({"prefiltered", CounterKind::Counter, "lines", {}, CounterRole::Dropped, "lines dropped by the prefilter or pushed-down conditions before full decoding"})) {
   const auto speed = parse_speed(cfg_.speed);
   if (!speed) throw ConfigException({}, "'speed': expected 'max' or a positive factor (1 = original pace), found '" + cfg_.speed + "'");
   speed_ = *speed;
   for (int i = 0; i < kMalformedReasons; ++i)
-    malformed_[i] = &setup.counter(std::string("malformed_") + malformed_name(static_cast<Malformed>(i)));
-  // The prefilter's fields are registered (and so decoded) like any downstream filter's.
+    malformed_[i] = &setup.declare_counter({"malformed", CounterKind::Counter, "lines",
+                                            {{"reason", malformed_name(static_cast<Malformed>(i))}}, CounterRole::Malformed,
+                                            "lines skipped as malformed, by reason"});
+  // A replayed file holds normalized events, and whatever other fields it was recorded with.
+  normalized::declare_fields(setup);
+  setup.produces(cfg_.timestamp_field);
+  setup.produces_open();
+  // The prefilter's fields are reads of this source's own output (and so decoded).
   const Prefilter& pf = cfg_.prefilter;
-  if (!pf.event_types.empty()) setup.field("eventType");
-  if (!pf.states.empty()) setup.field("metrics.state");
+  if (!pf.event_types.empty()) setup.reads("eventType", FieldType::String);
+  if (!pf.states.empty()) setup.reads("metrics.state", FieldType::String);
   if (!pf.where.is_null()) {
     if (!pf.where.is_scalar())
       throw ConfigException(pf.where.pos, "'prefilter.where': expected a condition string, e.g. 'metrics.waitTime <= 20'");
@@ -116,6 +124,7 @@ void ReplaySource::start(SourceContext& ctx) {
   }
   JsonDecodeOptions opts;
   opts.timestamp_field = cfg_.timestamp_field;
+  opts.only = ctx.projection();  // only what this source's downstream reads
   const auto make_decoder = [&] {
     auto d = std::make_unique<JsonEventDecoder>(ctx.fields(), opts);
     if (!cfg_.prefilter.event_types.empty()) d->require_one_of("eventType", cfg_.prefilter.event_types);

@@ -97,7 +97,22 @@ struct Harness::Impl final : SourceContext, Setup, host::DispatchHost {
   void source_ended() override { timers.clear(); }
 
   // Setup
-  FieldId field(std::string_view n) override { return table.intern(n); }
+  FieldId field(std::string_view n) override { return project(table.intern(n)); }
+  // Like the runtime: a source keeps what "the rest of the pipeline" uses (the extra fields the
+  // test names) and what it reads itself, not every field it declares it produces.
+  FieldId reads(std::string_view n, FieldType, const SourcePos&) override { return project(table.intern(n)); }
+  FieldId reads_if_present(std::string_view n, FieldType) override { return project(table.intern(n)); }
+  FieldId produces(std::string_view n, FieldType) override { return table.intern(n); }
+  void reads_all() override { keep_all = true; }
+  FieldId project(FieldId id) {
+    auto& ids = *projected;
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.insert(std::upper_bound(ids.begin(), ids.end(), id), id);
+    return id;
+  }
+  const std::optional<std::vector<FieldId>>& projection() const noexcept override { return keep_all ? every : projected; }
+  std::optional<std::vector<FieldId>> projected = std::vector<FieldId>{};
+  std::optional<std::vector<FieldId>> every;
+  bool keep_all = false;
   const std::string& component_name() const noexcept override { return name; }
   Counter& counter(std::string_view n) override {
     auto it = counters.find(n);
@@ -202,7 +217,7 @@ static std::unique_ptr<Harness::Impl> configure(const std::string& plugin, const
   auto impl = std::make_unique<Harness::Impl>();
   impl->plugin = plugin;
   impl->api = &find_api(plugin);
-  for (const auto& f : extra) impl->table.intern(f);
+  for (const auto& f : extra) impl->project(impl->table.intern(f));
   ConfigNode node = host::parse_yaml(yaml, "<test>", host::process_env(), errors);
   if (!errors.empty()) return impl;
   impl->instance = impl->api->configure(node, *impl, errors);

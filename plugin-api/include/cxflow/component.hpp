@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,36 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// Declared counters: what `cxflow plugins describe` lists and what the status line and summary
+// read, by role rather than by name.
+enum class CounterKind { Counter, Gauge, Histogram };
+// What the host understands a counter to mean. None: the component's own business.
+enum class CounterRole {
+  None,
+  RowsCommitted,  // data rows made durable by a sink (not alert rows: those are Alerts)
+  Alerts,         // alert notifications raised
+  Dropped,        // events dropped on purpose (filtered, late, over a limit)
+  Malformed,      // input that could not be decoded
+  Retries,        // retried operations (reconnects, commit retries, webhook retries)
+  Errors,         // failed operations
+};
+const char* counter_kind_name(CounterKind k);  // "counter" | "gauge" | "histogram"
+const char* counter_role_name(CounterRole r);  // "none" | "rows_committed" | "alerts" | ...
+struct CounterLabel {
+  std::string name;   // e.g. "reason"
+  std::string value;  // e.g. "invalid_json"
+};
+struct CounterSpec {
+  std::string name;  // "malformed"
+  CounterKind kind = CounterKind::Counter;
+  std::string unit;                  // "events", "rows", "lines", "bytes", "ms"...
+  std::vector<CounterLabel> labels;  // one series per label value: {{"reason", "invalid_json"}}
+  CounterRole role = CounterRole::None;
+  std::string help;  // one line for `describe`
+  // The series' key in summaries: "malformed{reason=invalid_json}", or the name without labels.
+  std::string key() const;
+};
+
 // Time as the component sees it. Tests replace it with a fake that they advance by hand.
 class Clock {
  public:
@@ -59,16 +90,59 @@ struct KeepCondition {
   std::vector<std::string> values;  // allowed string values (exact, case-sensitive)
 };
 
+// The type a component expects of a field it reads, or promises of a field it produces.
+// Number covers integers and floating point. Any: no expectation (or not known).
+enum class FieldType { Any, String, Number, Bool };
+const char* field_type_name(FieldType t);  // "any" | "string" | "number" | "bool"
+
 // Configure-time services. No I/O may be started here: `cxflow validate` configures every
 // component and then throws them away.
+//
+// Data interface. A component declares the fields it reads and the fields its output carries;
+// `cxflow validate` (and `run`, before anything starts) resolves every read against what the
+// component's inputs produce and refuses a read no input produces, or one whose produced type
+// differs from the expected one, at the config position of the key that names it. A source
+// projects its input onto the fields its downstream reads. A component that declares nothing
+// is not checked, and one that declares no output is treated as passing everything through.
+// The defaults below are for hosts that do not check (test harnesses): they only intern.
 class Setup {
  public:
   virtual ~Setup() = default;
   // Registers (or finds) a dotted field name and returns its id. Only valid while configuring.
+  // A field named only here is kept by the sources upstream but not checked: prefer reads(),
+  // reads_if_present() or produces().
   virtual FieldId field(std::string_view name) = 0;
+  // The component reads `name` and expects `type`. `pos` is where the config names the field;
+  // when unknown (line 0), the host points at the first config value that names it.
+  virtual FieldId reads(std::string_view name, FieldType type = FieldType::Any, const SourcePos& pos = {}) {
+    (void)type, (void)pos;
+    return field(name);
+  }
+  // Like reads(), but the field may be absent upstream (the component copes without it).
+  virtual FieldId reads_if_present(std::string_view name, FieldType type = FieldType::Any) {
+    (void)type;
+    return field(name);
+  }
+  // The component's output carries `name`. Sources: the fields they emit; transforms: the
+  // fields they add or compute.
+  virtual FieldId produces(std::string_view name, FieldType type = FieldType::Any) {
+    (void)type;
+    return field(name);
+  }
+  // Transforms: the output carries every field of the input as well (a filter).
+  virtual void passes_through() {}
+  // Sources: besides the declared fields, the output carries whatever else the input data holds
+  // (a JSON file replayed as is); a read of an undeclared field is then accepted.
+  virtual void produces_open() {}
+  // Sinks and transforms that use every field they get (write whole events): sources upstream
+  // keep every field.
+  virtual void reads_all() {}
   virtual const std::string& component_name() const noexcept = 0;
   // Counters are registered up front so `describe` and the status line can list them.
   virtual Counter& counter(std::string_view name) = 0;
+  // A declared counter (kind, unit, labels, role); the series is counter(spec.key()). Bump it
+  // once per batch, not per event.
+  virtual Counter& declare_counter(const CounterSpec& spec) { return counter(spec.key()); }
   virtual void log(LogLevel level, std::string_view message) = 0;
   // Transforms: the promise described at KeepCondition. Other kinds: ignored.
   virtual void promise_keep_only(KeepCondition condition) = 0;
@@ -131,6 +205,14 @@ class SourceContext : public Context {
   // Conditions every event must meet to have any effect downstream (see KeepCondition); all
   // must hold. Empty when there are none or pushdown is off. Valid from start() on.
   virtual const std::vector<KeepCondition>& keep_conditions() const noexcept = 0;
+  // The fields this source's downstream reads (the declared reads of every component fed by
+  // it, through pass-through transforms, and its own), as sorted ids; nullopt when every field
+  // of fields() may be needed. A source that decodes input keeps only these
+  // (JsonDecodeOptions::only). Valid from start() on.
+  virtual const std::optional<std::vector<FieldId>>& projection() const noexcept {
+    static const std::optional<std::vector<FieldId>> every;
+    return every;
+  }
 
  protected:
   virtual void when_ready_raw(std::function<void()> fn) = 0;

@@ -40,7 +40,7 @@ class Condition {
   Condition(const Condition&);
   Condition& operator=(const Condition&);
 
-  // Parses `text`, registering the fields it names through `setup`. Throws ConfigException
+  // Parses `text`, declaring the fields it names as reads through `setup` (Setup::reads). Throws ConfigException
   // at `pos` with the offending part of the text.
   static Condition parse(std::string_view text, Setup& setup, const SourcePos& pos = {});
   // Same, with a field resolver instead of a Setup (tests, tools).

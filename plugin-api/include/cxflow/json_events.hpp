@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,9 @@ struct JsonDecodeOptions {
   TimePolicy time_policy = TimePolicy::reject;
   // When non-empty and present in the FieldTable, the whole input text is stored in this field.
   std::string raw_field;
+  // When set, only these fields of the FieldTable are kept (a source's projection:
+  // SourceContext::projection()); otherwise every field of the table is.
+  std::optional<std::vector<FieldId>> only;
 };
 
 class JsonEventDecoder {

@@ -5,7 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "cxflow/component.hpp"
+
 namespace cxflow::normalized {
+
+struct Field {
+  const char* name;
+  FieldType type;
+};
+// Every field of the normalized schema with its type (eventType, timestamp, interactionId,
+// agentId, metadata.*, metrics.*). `timestamp` is Any: ISO 8601 text or epoch milliseconds.
+const std::vector<Field>& fields();
+// Declares every normalized field as produced (sources that emit the schema).
+void declare_fields(Setup& setup);
 
 // Values of `eventType`: interaction, agent, queue.
 const std::vector<std::string>& event_types();

@@ -18,7 +18,7 @@
 #define CXFLOW_BOOST_VERSION 0
 #endif
 
-#define CXFLOW_ABI_VERSION 7u
+#define CXFLOW_ABI_VERSION 8u
 
 #define CXFLOW_STR_(x) #x
 #define CXFLOW_STR(x) CXFLOW_STR_(x)

@@ -50,8 +50,8 @@ TEST(FilterInteraction, EventTypes) {
   h.start();
   h.push(mixed(h));
   EXPECT_EQ(seqs(h, h.take()), (std::vector<int>{1, 2, 4, 7, 8}));
-  EXPECT_EQ(h.counter("dropped_event_type"), 3u);
-  EXPECT_EQ(h.counter("dropped_state"), 0u);
+  EXPECT_EQ(h.counter("filtered{reason=event_type}"), 3u);
+  EXPECT_EQ(h.counter("filtered{reason=state}"), 0u);
 }
 
 TEST(FilterInteraction, States) {
@@ -59,7 +59,7 @@ TEST(FilterInteraction, States) {
   h.start();
   h.push(mixed(h));
   EXPECT_EQ(seqs(h, h.take()), (std::vector<int>{1, 4, 6, 8}));
-  EXPECT_EQ(h.counter("dropped_state"), 4u);  // a missing state never matches
+  EXPECT_EQ(h.counter("filtered{reason=state}"), 4u);  // a missing state never matches
 }
 
 TEST(FilterInteraction, Where) {
@@ -67,7 +67,7 @@ TEST(FilterInteraction, Where) {
   h.start();
   h.push(mixed(h));
   EXPECT_EQ(seqs(h, h.take()), (std::vector<int>{4, 8}));
-  EXPECT_EQ(h.counter("dropped_where"), 6u);
+  EXPECT_EQ(h.counter("filtered{reason=where}"), 6u);
 }
 
 TEST(FilterInteraction, AllCriteriaMustMatchAndEachDropIsCountedByTheFirstFailingOne) {
@@ -77,10 +77,10 @@ TEST(FilterInteraction, AllCriteriaMustMatchAndEachDropIsCountedByTheFirstFailin
   h.start();
   h.push(mixed(h));
   EXPECT_EQ(seqs(h, h.take()), (std::vector<int>{1}));
-  EXPECT_EQ(h.counter("dropped_event_type"), 3u);  // 3, 5, 6
-  EXPECT_EQ(h.counter("dropped_state"), 2u);       // 2, 7
-  EXPECT_EQ(h.counter("dropped_where"), 2u);       // 4 (support), 8 (vip)
-  EXPECT_EQ(h.counter("dropped_matched"), 0u);
+  EXPECT_EQ(h.counter("filtered{reason=event_type}"), 3u);  // 3, 5, 6
+  EXPECT_EQ(h.counter("filtered{reason=state}"), 2u);       // 2, 7
+  EXPECT_EQ(h.counter("filtered{reason=where}"), 2u);       // 4 (support), 8 (vip)
+  EXPECT_EQ(h.counter("filtered{reason=matched}"), 0u);
 }
 
 TEST(FilterInteraction, InvertDropsTheMatchingEvents) {
@@ -88,9 +88,9 @@ TEST(FilterInteraction, InvertDropsTheMatchingEvents) {
   h.start();
   h.push(mixed(h));
   EXPECT_EQ(seqs(h, h.take()), (std::vector<int>{2, 3, 4, 5, 6, 7}));
-  EXPECT_EQ(h.counter("dropped_matched"), 2u);
-  EXPECT_EQ(h.counter("dropped_event_type"), 0u);
-  EXPECT_EQ(h.counter("dropped_state"), 0u);
+  EXPECT_EQ(h.counter("filtered{reason=matched}"), 2u);
+  EXPECT_EQ(h.counter("filtered{reason=event_type}"), 0u);
+  EXPECT_EQ(h.counter("filtered{reason=state}"), 0u);
 }
 
 TEST(FilterInteraction, ValuesOfOtherTypesNeverMatch) {
@@ -124,7 +124,7 @@ TEST(FilterInteraction, KeepsEventsIntactAndInOrderAcrossBatchesAndForwardsWater
     EXPECT_EQ(out[i].fields.size(), 5u);
   }
   EXPECT_EQ(h.watermarks(), (std::vector<std::int64_t>{99, 199, 299}));
-  EXPECT_EQ(h.counter("dropped_state"), 150u);
+  EXPECT_EQ(h.counter("filtered{reason=state}"), 150u);
 }
 
 TEST(FilterInteraction, ABatchWithNothingKeptEmitsNothing) {

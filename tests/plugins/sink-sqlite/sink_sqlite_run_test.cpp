@@ -67,7 +67,7 @@ TEST(SinkSqliteRun, SeveralSinksShareOneDatabaseFile) {
     EXPECT_TRUE(contains(line, "rows_written=20000")) << name << ": " << r.err;
     EXPECT_FALSE(contains(line, "write_errors")) << line;
   }
-  EXPECT_TRUE(contains(r.err, "60000 windows written")) << r.err;
+  EXPECT_TRUE(contains(r.err, "60000 rows written")) << r.err;
 
   // A second run re-writes the same rows: the keyed tables do not grow, the plain one does.
   auto again = run_cxflow("run", y);

@@ -169,7 +169,7 @@ TEST(SourceCxoneRtd, DiscoveryPasswordGrantPollingAndExactlyOneEndPerContact) {
   EXPECT_GT(ctx->count("rtd_polls"), 30u);
   EXPECT_GT(ctx->count("rtd_not_modified"), 0u);  // deltas with nothing new answer 304
   EXPECT_EQ(ctx->count("rtd_ends_by_state"), 30u);
-  EXPECT_EQ(ctx->count("rtd_malformed"), 0u);
+  EXPECT_EQ(ctx->count("rtd_malformed_total"), 0u);
   // Agent events: every change of the truth that happened while polling is one event, in order.
   std::map<std::string, std::vector<std::string>> agent_states;
   for (const auto& e : ctx->output)
@@ -260,10 +260,10 @@ TEST(SourceCxoneRtd, FaultsAreRiddenOutWithoutLosingOrRepeatingAContact) {
   EXPECT_EQ(t.api_500_sent, 2u);
   EXPECT_EQ(t.hung, 1u);
   EXPECT_EQ(t.revocations, 1u);
-  EXPECT_GE(ctx->count("rtd_retries_rate_limited"), 4u);  // 2 token + 2 API
-  EXPECT_GE(ctx->count("rtd_retries_server_error"), 2u);
-  EXPECT_GE(ctx->count("rtd_retries_timeout"), 1u);
-  EXPECT_GE(ctx->count("rtd_retries_unauthorized"), 1u);
+  EXPECT_GE(ctx->count("rtd_retries{cause=rate_limited}"), 4u);  // 2 token + 2 API
+  EXPECT_GE(ctx->count("rtd_retries{cause=server_error}"), 2u);
+  EXPECT_GE(ctx->count("rtd_retries{cause=timeout}"), 1u);
+  EXPECT_GE(ctx->count("rtd_retries{cause=unauthorized}"), 1u);
   EXPECT_GE(t.tokens_issued + t.tokens_refreshed, 2u);
   EXPECT_EQ(ctx->failure, "");
 }

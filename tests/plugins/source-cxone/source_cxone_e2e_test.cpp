@@ -175,7 +175,7 @@ TEST(SourceCxoneE2E, DroppedTcpConnectionsLoseAndDuplicateNothing) {
   o.drop_after = {700, 1900};
   const auto r = run_and_check(o, 3000);
   EXPECT_EQ(r.truth.drops, 2u);
-  EXPECT_TRUE(logged(r, "reconnects_network=2")) << r.err;
+  EXPECT_TRUE(logged(r, "reconnects{cause=network}=2")) << r.err;
   EXPECT_TRUE(logged(r, "events_received=3000")) << r.err;
 }
 
@@ -194,7 +194,7 @@ TEST(SourceCxoneE2E, TokenExpiry4001ThenFreshToken) {
   EXPECT_EQ(r.truth.closes_4001, 1u);
   EXPECT_EQ(r.truth.tokens_issued, 2u);
   EXPECT_EQ(r.truth.handshakes_401, 0u);
-  EXPECT_TRUE(logged(r, "reconnects_token_expired=1")) << r.err;
+  EXPECT_TRUE(logged(r, "reconnects{cause=token_expired}=1")) << r.err;
 }
 
 TEST(SourceCxoneE2E, Token429WithRetryAfterAtStartup) {
@@ -222,12 +222,12 @@ TEST(SourceCxoneE2E, MalformedFramesAreCountedExactlyAndSkipped) {
   std::uint64_t total = 0;
   for (int k = 0; k < cxflow::fake::kMalformedKindCount; ++k) {
     total += r.truth.malformed_sent[k];
-    EXPECT_TRUE(logged(r, std::string("malformed_") + cxflow::fake::kMalformedKinds[k] + "=" +
+    EXPECT_TRUE(logged(r, std::string("malformed{reason=") + cxflow::fake::kMalformedKinds[k] + "}=" +
                               std::to_string(r.truth.malformed_sent[k])))
         << cxflow::fake::kMalformedKinds[k] << "\n" << r.err;
   }
   EXPECT_EQ(total, 120u);
-  EXPECT_TRUE(logged(r, "malformed=120")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed_total=120")) << r.err;
 }
 
 // Issue 12: a frame with a bad JSON literal in a field the pipeline uses let a simdjson exception
@@ -239,8 +239,8 @@ TEST(SourceCxoneE2E, BadLiteralFrameAmongAHundredGoodEventsIsOneMalformedAndAllH
   const auto r = run_and_check(o, 100);  // exit 0, every row equals the truth of the 100 events
   EXPECT_EQ(r.truth.raw_frames_sent, 1u);
   EXPECT_TRUE(logged(r, "events_received=100")) << r.err;
-  EXPECT_TRUE(logged(r, " malformed=1,")) << r.err;
-  EXPECT_TRUE(logged(r, "malformed_invalid_json=1")) << r.err;
+  EXPECT_TRUE(logged(r, " malformed_total=1,")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed{reason=invalid_json}=1")) << r.err;
 }
 
 TEST(SourceCxoneE2E, FramesOfEveryDecoderErrorClassAreCountedAndNoEventIsLost) {
@@ -258,7 +258,7 @@ TEST(SourceCxoneE2E, FramesOfEveryDecoderErrorClassAreCountedAndNoEventIsLost) {
   const auto r = run_and_check(o, 600);
   EXPECT_EQ(r.truth.raw_frames_sent, 12u);
   EXPECT_TRUE(logged(r, "events_received=600")) << r.err;
-  EXPECT_TRUE(logged(r, "malformed_invalid_json=12")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed{reason=invalid_json}=12")) << r.err;
 }
 
 TEST(SourceCxoneE2E, EveryFaultInOneRun) {
@@ -272,7 +272,7 @@ TEST(SourceCxoneE2E, EveryFaultInOneRun) {
   const auto r = run_and_check(o, 6000, "    max_message_size: 1MiB\n");
   EXPECT_EQ(r.truth.drops + r.truth.closes_1011 + r.truth.closes_4001 + r.truth.oversize_sent, 4u);
   EXPECT_TRUE(logged(r, "messages_too_large=1")) << r.err;
-  EXPECT_TRUE(logged(r, "malformed=60")) << r.err;
+  EXPECT_TRUE(logged(r, "malformed_total=60")) << r.err;
 }
 
 // SIGTERM while connected: cxflow's stop() sends a close frame (1001 "going away") before it tears

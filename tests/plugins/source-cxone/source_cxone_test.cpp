@@ -99,7 +99,7 @@ TEST(SourceCxone, StreamsEveryEventOverTlsWithTokenSubscriptionAndSubscribeMessa
   EXPECT_EQ(msg["format"], "json");
   EXPECT_EQ(ctx->count("connections"), 1u);
   EXPECT_EQ(ctx->count("events_received"), 2000u);
-  EXPECT_EQ(ctx->count("malformed"), 0u);
+  EXPECT_EQ(ctx->count("malformed_total"), 0u);
   EXPECT_GT(ctx->count("bytes_received"), 2000u * 100);
   EXPECT_EQ(ctx->count("last_event_time_ms"), static_cast<std::uint64_t>(FakeCxone::event(1999, o).time_ms));
   ASSERT_FALSE(ctx->watermarks.empty());
@@ -125,8 +125,8 @@ TEST(SourceCxone, DroppedConnectionsAnd1011ResumeWithoutLossOrDuplicates) {
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake));
   stream_exactly(*ctx, o, 1500);
-  EXPECT_EQ(ctx->count("reconnects_network"), 2u);
-  EXPECT_EQ(ctx->count("reconnects_server_close"), 1u);
+  EXPECT_EQ(ctx->count("reconnects{cause=network}"), 2u);
+  EXPECT_EQ(ctx->count("reconnects{cause=server_close}"), 1u);
   EXPECT_EQ(ctx->count("connections"), 4u);
   EXPECT_EQ(fake.truth().tokens_issued, 1u);         // the cached token is reused
   EXPECT_EQ(fake.truth().subscriptions_created, 1u); // and so is the subscription id
@@ -143,7 +143,7 @@ TEST(SourceCxone, ExpiredToken4001FetchesAFreshTokenBeforeReconnecting) {
   EXPECT_EQ(t.closes_4001, 1u);
   EXPECT_EQ(t.tokens_issued, 2u);
   EXPECT_EQ(t.handshakes_401, 0u);  // never tried the revoked token
-  EXPECT_EQ(ctx->count("reconnects_token_expired"), 1u);
+  EXPECT_EQ(ctx->count("reconnects{cause=token_expired}"), 1u);
 }
 
 TEST(SourceCxone, ShortLivedTokenIsRefreshedBeforeItExpires) {
@@ -243,7 +243,7 @@ TEST(SourceCxone, MaxReconnectAttemptsFailsWithTheLastError) {
   ctx->stop();
   EXPECT_NE(ctx->failure.find("giving up after 3 consecutive failed reconnect attempts"), std::string::npos) << ctx->failure;
   EXPECT_NE(ctx->failure.find("cannot connect"), std::string::npos) << ctx->failure;
-  EXPECT_EQ(ctx->count("reconnects"), 4u);
+  EXPECT_EQ(ctx->count("reconnects_total"), 4u);
 }
 
 TEST(SourceCxone, UntrustedCertificateIsRefusedWithoutCaFile) {
@@ -278,18 +278,18 @@ TEST(SourceCxone, MalformedFramesAreCountedPerReasonAndDeadLettered) {
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake, "dead_letter: " + (d / "dead.jsonl").string() + "\n"));
   ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 500 && ctx->count("malformed") >= 50; })) << ctx->failure;
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 500 && ctx->count("malformed_total") >= 50; })) << ctx->failure;
   ctx->stop();
   expect_exact_stream(*ctx, o, 500);
   const Truth t = fake.truth();
   std::uint64_t total = 0;
   for (int k = 0; k < cxflow::fake::kMalformedKindCount; ++k) {
-    EXPECT_EQ(ctx->count(std::string("malformed_") + cxflow::fake::kMalformedKinds[k]), t.malformed_sent[k])
+    EXPECT_EQ(ctx->count(std::string("malformed{reason=") + cxflow::fake::kMalformedKinds[k] + "}"), t.malformed_sent[k])
         << cxflow::fake::kMalformedKinds[k];
     EXPECT_EQ(t.malformed_sent[k], 10u);
     total += t.malformed_sent[k];
   }
-  EXPECT_EQ(ctx->count("malformed"), total);
+  EXPECT_EQ(ctx->count("malformed_total"), total);
   EXPECT_EQ(ctx->count("dead_lettered"), total);
   std::ifstream in(d / "dead.jsonl");
   std::size_t lines = 0;
@@ -313,7 +313,7 @@ TEST(SourceCxone, OversizedMessageClosesWith1009AndReconnects) {
   auto ctx = make(source_yaml(fake, "max_message_size: 64KiB\n"));
   stream_exactly(*ctx, o, 300);
   EXPECT_EQ(ctx->count("messages_too_large"), 1u);
-  EXPECT_EQ(ctx->count("reconnects_message_too_large"), 1u);
+  EXPECT_EQ(ctx->count("reconnects{cause=message_too_large}"), 1u);
 }
 
 TEST(SourceCxone, FragmentedMessagesAndServerPingsAreHandledInTheStream) {
@@ -348,7 +348,7 @@ TEST(SourceCxone, AProtocolViolationClosesWith1002AndReconnects) {
   EXPECT_EQ(t.protocol_errors_sent, 1u);
   EXPECT_EQ(t.client_closes, 1u);
   EXPECT_EQ(t.last_client_close_code, 1002);
-  EXPECT_EQ(ctx->count("reconnects_protocol"), 1u);
+  EXPECT_EQ(ctx->count("reconnects{cause=protocol}"), 1u);
   EXPECT_TRUE(ctx->has_log("protocol error: the server sent reserved bits set")) << ctx->failure;
 }
 
@@ -358,7 +358,7 @@ TEST(SourceCxone, AnUnansweredPingIsADeadPeerAndTheSourceReconnects) {
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake, "ping_interval: 50ms\nping_timeout: 100ms\n"));
   ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects_ping_timeout") >= 2; })) << ctx->failure;
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects{cause=ping_timeout}") >= 2; })) << ctx->failure;
   ctx->stop();
   expect_exact_stream(*ctx, o, 100);
   EXPECT_GE(fake.truth().pings, 2u);
@@ -382,7 +382,7 @@ TEST(SourceCxone, PushedDownConditionsDropEventsBeforeTheHandOffAndMalformedFram
   const std::uint64_t malformed_sent = n / 97;
   ctx->start();
   ASSERT_TRUE(ctx->run_until([&] {
-    return ctx->count("prefiltered") + ctx->count("malformed") + ctx->output.size() >= n + malformed_sent;
+    return ctx->count("prefiltered") + ctx->count("malformed_total") + ctx->output.size() >= n + malformed_sent;
   })) << ctx->failure;
   ctx->stop();
   ASSERT_EQ(ctx->output.size(), abandoned);
@@ -396,7 +396,7 @@ TEST(SourceCxone, PushedDownConditionsDropEventsBeforeTheHandOffAndMalformedFram
   std::uint64_t sent = 0;
   for (auto m : fake.truth().malformed_sent) sent += m;
   EXPECT_EQ(sent, malformed_sent);
-  EXPECT_EQ(ctx->count("malformed"), malformed_sent);
+  EXPECT_EQ(ctx->count("malformed_total"), malformed_sent);
   EXPECT_EQ(ctx->count("prefiltered"), n - abandoned);
   EXPECT_EQ(ctx->count("events_received"), n);  // every valid event, kept or not
 }
@@ -411,7 +411,7 @@ TEST(SourceCxone, EndOnCloseEndsTheStreamAtTheServersNormalClose) {
   ctx->start();
   ASSERT_TRUE(ctx->run_until([&] { return ctx->ended(); })) << ctx->output.size() << " " << ctx->failure;
   expect_exact_stream(*ctx, o, 1500);  // everything, emitted before the end
-  EXPECT_EQ(ctx->count("reconnects"), 2u);  // the drop and the 1011, not the 1000
+  EXPECT_EQ(ctx->count("reconnects_total"), 2u);  // the drop and the 1011, not the 1000
   EXPECT_EQ(fake.truth().end_closes_acked, 1u);
   EXPECT_TRUE(ctx->has_log("end_on_close: the stream has ended"));
   ctx->stop();
@@ -424,7 +424,7 @@ TEST(SourceCxone, WithoutEndOnCloseANormalCloseIsReconnected) {
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake));
   ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects_server_close") >= 1 && fake.truth().connections >= 2; }))
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects{cause=server_close}") >= 1 && fake.truth().connections >= 2; }))
       << ctx->failure;
   ctx->stop();
   EXPECT_FALSE(ctx->ended());
@@ -439,7 +439,7 @@ TEST(SourceCxone, UnknownSubscription1008RecreatesTheSubscription) {
   stream_exactly(*ctx, o, 200);
   EXPECT_EQ(fake.truth().unknown_subscription_closes, 1u);
   EXPECT_EQ(fake.truth().subscriptions_created, 2u);
-  EXPECT_EQ(ctx->count("reconnects_unknown_subscription"), 1u);
+  EXPECT_EQ(ctx->count("reconnects{cause=unknown_subscription}"), 1u);
 }
 
 TEST(SourceCxone, BackpressureStopsReadingWithoutKeepaliveTimeoutAndLosesNothing) {
@@ -457,7 +457,7 @@ TEST(SourceCxone, BackpressureStopsReadingWithoutKeepaliveTimeoutAndLosesNothing
   EXPECT_LE(ctx->output.size(), 256u);  // one batch emitted, then paused
   EXPECT_LE(ctx->count("events_received"), 3u * 256 + 64);  // bounded: emitted + slot + filling batch (+ one array frame)
   EXPECT_EQ(ctx->count("connections"), 1u);
-  EXPECT_EQ(ctx->count("reconnects"), 0u);
+  EXPECT_EQ(ctx->count("reconnects_total"), 0u);
   ctx->set_backpressure(false);
   ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= n; }, std::chrono::seconds(60))) << ctx->output.size();
   ctx->stop();

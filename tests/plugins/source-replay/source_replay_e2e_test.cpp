@@ -125,7 +125,7 @@ TEST(SourceReplayE2E, BadLiteralsAndImpossibleTimesAmongGoodLinesAreCountedAndEv
             std::string::npos)
       << r.err;
   for (const auto& [reason, n] : by_reason)
-    EXPECT_NE(r.err.find("malformed_" + reason + "=" + std::to_string(n)), std::string::npos) << reason << "\n" << r.err;
+    EXPECT_NE(r.err.find("malformed{reason=" + reason + "}=" + std::to_string(n)), std::string::npos) << reason << "\n" << r.err;
 
   // Every bad line in the dead letter, verbatim, in order.
   std::string expected_dead;
@@ -148,5 +148,5 @@ TEST(SourceReplayE2E, BadLiteralLinesWithAPrefilterAreStillMalformedAndGoodLines
   const auto r = run_process({cxflow_bin(), "run", yaml.string(), "--no-status"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(sqlite_scalar(d / "out.db", "SELECT SUM(contacts) FROM queue_windows"), std::to_string(good_n)) << r.err;
-  EXPECT_NE(r.err.find("malformed_invalid_json=20"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("malformed{reason=invalid_json}=20"), std::string::npos) << r.err;
 }

@@ -61,7 +61,7 @@ TEST(SourceReplay, ReplaysEveryEventProjectedThenEndsTheStream) {
   ASSERT_FALSE(h.watermarks().empty());
   EXPECT_EQ(h.watermarks().back(), kT0 + 2500);
   EXPECT_EQ(h.counter("lines_read"), 3u);
-  EXPECT_EQ(h.counter("malformed"), 0u);
+  EXPECT_EQ(h.counter("malformed_lines"), 0u);
   EXPECT_TRUE(logged(h, "replayed " + file.string() + ": 3 lines"));
 }
 
@@ -82,7 +82,7 @@ TEST(SourceReplay, LinesCrossingReadBoundariesBlankLinesCrlfAndNoFinalNewline) {
   ASSERT_EQ(out.size(), 3001u);
   for (int i = 0; i < 3000; ++i) ASSERT_EQ(h.text(out[i], "interactionId"), "c-" + std::to_string(i)) << i;
   EXPECT_EQ(h.text(out[3000], "interactionId"), "last");
-  EXPECT_EQ(h.counter("malformed"), 0u);
+  EXPECT_EQ(h.counter("malformed_lines"), 0u);
   EXPECT_TRUE(h.ended());
 }
 
@@ -105,13 +105,13 @@ TEST(SourceReplay, MalformedLinesAreCountedByReasonDeadLetteredAndWarnedWithFile
   h.start();
   h.run();
   EXPECT_EQ(h.take().size(), 2u);
-  EXPECT_EQ(h.counter("malformed"), 6u);
-  EXPECT_EQ(h.counter("malformed_invalid_json"), 2u);
-  EXPECT_EQ(h.counter("malformed_not_an_object"), 1u);
-  EXPECT_EQ(h.counter("malformed_missing_timestamp"), 1u);
-  EXPECT_EQ(h.counter("malformed_bad_timestamp"), 1u);
-  EXPECT_EQ(h.counter("malformed_invalid_number"), 1u);
-  EXPECT_EQ(h.counter("malformed_too_long"), 0u);
+  EXPECT_EQ(h.counter("malformed_lines"), 6u);
+  EXPECT_EQ(h.counter("malformed{reason=invalid_json}"), 2u);
+  EXPECT_EQ(h.counter("malformed{reason=not_an_object}"), 1u);
+  EXPECT_EQ(h.counter("malformed{reason=missing_timestamp}"), 1u);
+  EXPECT_EQ(h.counter("malformed{reason=bad_timestamp}"), 1u);
+  EXPECT_EQ(h.counter("malformed{reason=invalid_number}"), 1u);
+  EXPECT_EQ(h.counter("malformed{reason=too_long}"), 0u);
   EXPECT_EQ(h.counter("dead_lettered"), 6u);
   EXPECT_EQ(cxflow::test::read_file(dead), lines(bad));
   // Rate-limited: the fake clock does not move, so one warning (line 2), the rest summarized.
@@ -148,7 +148,7 @@ TEST(SourceReplay, TooLongLinesAreSkippedWhileStreamingAndDeadLetteredWhole) {
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(h.text(out[1], "interactionId"), "b");
   EXPECT_EQ(h.text(out[2], "interactionId"), "c");
-  EXPECT_EQ(h.counter("malformed_too_long"), 3u);
+  EXPECT_EQ(h.counter("malformed{reason=too_long}"), 3u);
   EXPECT_EQ(h.counter("lines_read"), 6u);
   EXPECT_EQ(cxflow::test::read_file(dead), lines({huge, medium, huge}));
   EXPECT_TRUE(logged(h, file.string() + ":2: malformed line (too_long")) << h.logs().front();
@@ -253,7 +253,7 @@ TEST(SourceReplay, FarFutureEventsAreDroppedAndCountedSoTheyCannotCloseWindows) 
   EXPECT_EQ(h.text(out[1], "interactionId"), "edge");  // exactly max_future ahead is accepted
   EXPECT_EQ(h.text(out[2], "interactionId"), "b");
   EXPECT_EQ(h.counter("future_events"), 2u);
-  EXPECT_EQ(h.counter("malformed"), 0u);
+  EXPECT_EQ(h.counter("malformed_lines"), 0u);
   EXPECT_EQ(h.watermarks().back(), kT0 + 3'600'000);
   EXPECT_NE(cxflow::test::read_file(dead).find("bogus"), std::string::npos);
   EXPECT_TRUE(logged(h, "more than max_future (1h)"));
@@ -286,7 +286,7 @@ TEST(SourceReplay, OnBadTimeLastSeenGivesTheHighestTimeSoFar) {
   EXPECT_EQ(out[2].time_ms, kT0 + 5000);
   EXPECT_EQ(out[3].time_ms, kT0 + 5000);
   EXPECT_EQ(h.counter("time_defaulted"), 2u);
-  EXPECT_EQ(h.counter("malformed_missing_timestamp"), 1u);  // nothing seen yet: rejected
+  EXPECT_EQ(h.counter("malformed{reason=missing_timestamp}"), 1u);  // nothing seen yet: rejected
 }
 
 TEST(SourceReplay, CustomTimestampField) {
@@ -316,7 +316,7 @@ TEST(SourceReplay, FollowPicksUpAppendedLines) {
   ASSERT_EQ(out.size(), 1u);  // the partial line waited for its end
   EXPECT_EQ(h.text(out[0], "interactionId"), "b");
   EXPECT_FALSE(h.ended());
-  EXPECT_EQ(h.counter("malformed"), 0u);
+  EXPECT_EQ(h.counter("malformed_lines"), 0u);
   h.stop();
 }
 
@@ -405,9 +405,9 @@ TEST(SourceReplay, PrefilterKeepsWhatFilterInteractionWouldAndStopsDecodingRejec
   EXPECT_EQ(out[2].fields.size(), 5u);
   EXPECT_EQ(h.counter("lines_read"), 9u);
   EXPECT_EQ(h.counter("prefiltered"), 4u);  // active, agent, no state, wrapup
-  EXPECT_EQ(h.counter("malformed"), 2u);
-  EXPECT_EQ(h.counter("malformed_invalid_json"), 1u);
-  EXPECT_EQ(h.counter("malformed_bad_timestamp"), 1u);
+  EXPECT_EQ(h.counter("malformed_lines"), 2u);
+  EXPECT_EQ(h.counter("malformed{reason=invalid_json}"), 1u);
+  EXPECT_EQ(h.counter("malformed{reason=bad_timestamp}"), 1u);
   EXPECT_EQ(h.counter("dead_lettered"), 2u);  // prefiltered lines are not errors
   EXPECT_EQ(cxflow::test::read_file(dead).find("agent"), std::string::npos);
   EXPECT_EQ(h.watermarks().back(), kT0 + 4);
@@ -482,5 +482,5 @@ TEST(SourceReplay, KeepConditionsHandedByTheHostDropLinesLikeAPrefilter) {
   EXPECT_EQ(h.text(out[0], "interactionId"), "c-1");
   EXPECT_EQ(h.text(out[1], "interactionId"), "c-3");
   EXPECT_EQ(h.counter("prefiltered"), 2u);
-  EXPECT_EQ(h.counter("malformed"), 0u);
+  EXPECT_EQ(h.counter("malformed_lines"), 0u);
 }
