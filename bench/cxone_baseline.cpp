@@ -155,18 +155,19 @@ int main(int argc, char** argv) {
     tls.load_verify_file(argv[2]);
 
     // Token, subscription.
-    const std::string token = json_member(
-        post(io, tls, at, "/oauth/token", "application/x-www-form-urlencoded",
-             "grant_type=client_credentials&client_id=" + form_encode(id ? id : "test-client") + "&client_secret=" +
-                 form_encode(secret ? secret : "test-secret") + "&scope=" +
-                 form_encode("analytics:read realtime:read events:subscribe"),
-             ""),
-        "access_token", "token response");
+    const std::string token =
+        json_member(post(io, tls, at, "/oauth/token", "application/x-www-form-urlencoded",
+                         "grant_type=client_credentials&client_id=" + form_encode(id ? id : "test-client") +
+                             "&client_secret=" + form_encode(secret ? secret : "test-secret") +
+                             "&scope=" + form_encode("analytics:read realtime:read events:subscribe"),
+                         ""),
+                    "access_token", "token response");
     const std::string sub_id = json_member(
-        post(io, tls, at, "/api/v2/analytics/eventsub", "application/json",
-             R"({"subscriptionName":"realtime-dashboard-sub","eventType":"interaction","filters":{"status":"active"},)"
-             R"("requestedFields":["interactionId","agentId","metrics.handleTime","metrics.waitTime","metrics.state"]})",
-             token),
+        post(
+            io, tls, at, "/api/v2/analytics/eventsub", "application/json",
+            R"({"subscriptionName":"realtime-dashboard-sub","eventType":"interaction","filters":{"status":"active"},)"
+            R"("requestedFields":["interactionId","agentId","metrics.handleTime","metrics.waitTime","metrics.state"]})",
+            token),
         "id", "subscription response");
 
     // WebSocket upgrade and the subscribe message.
@@ -186,8 +187,9 @@ int main(int argc, char** argv) {
     if (res.get().result() != http::status::switching_protocols)
       die("WebSocket upgrade: HTTP " + std::to_string(res.get().result_int()));
     if (res.get()[http::field::sec_websocket_accept] != kWsAccept) die("WebSocket upgrade: wrong Sec-WebSocket-Accept");
-    send_frame(ws, 0x1, R"({"type":"subscribe","subscriptionId":")" + sub_id +
-                            R"(","events":["interaction","agent","queue"],"format":"json"})");
+    send_frame(ws, 0x1,
+               R"({"type":"subscribe","subscriptionId":")" + sub_id +
+                   R"(","events":["interaction","agent","queue"],"format":"json"})");
 
     // Frames: buf = [unparsed bytes][room for reads] + simdjson padding.
     std::size_t cap = 4 * kReadBytes;
@@ -236,7 +238,8 @@ int main(int argc, char** argv) {
           ++frames;
           pipeline.line(payload, n, static_cast<std::size_t>(buf.get() + cap + simdjson::SIMDJSON_PADDING - payload));
         } else if (opcode == 0x8) {
-          const int code = n >= 2 ? (static_cast<unsigned char>(payload[0]) << 8 | static_cast<unsigned char>(payload[1])) : 1005;
+          const int code =
+              n >= 2 ? (static_cast<unsigned char>(payload[0]) << 8 | static_cast<unsigned char>(payload[1])) : 1005;
           send_frame(ws, 0x8, std::string_view(payload, std::min<std::size_t>(n, 2)));  // answer the close
           if (code != 1000) die("the server closed the stream with code " + std::to_string(code));
           done = true;

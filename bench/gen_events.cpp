@@ -13,8 +13,9 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr, "usage: cxflow-gen-events N OUT.jsonl [--seed S]\n"
-                       "  writes N deterministic seed-shaped events (JSON lines); OUT '-' is stdout\n");
+  std::fprintf(stderr,
+               "usage: cxflow-gen-events N OUT.jsonl [--seed S]\n"
+               "  writes N deterministic seed-shaped events (JSON lines); OUT '-' is stdout\n");
   return 64;
 }
 

@@ -30,7 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Lines {
-  std::string text;  // all lines, '\n'-separated, followed by kPadding bytes
+  std::string text;                                            // all lines, '\n'-separated, followed by kPadding bytes
   std::vector<std::pair<std::uint32_t, std::uint32_t>> spans;  // offset, length
 };
 
@@ -180,28 +180,29 @@ int main(int argc, char** argv) {
   pipeline_fields.freeze();
   // Every field of the seed shape kept.
   cxflow::FieldTable all_fields;
-  for (const char* f : {"eventType", "interactionId", "agentId", "metrics.state", "metrics.handleTime",
-                        "metrics.waitTime", "metrics.queueTime", "metrics.reason", "metrics.queueLength",
-                        "metrics.agentsAvailable", "metrics.longestWait", "metrics.serviceLevel", "metadata.queue",
-                        "metadata.skill"})
+  for (const char* f :
+       {"eventType", "interactionId", "agentId", "metrics.state", "metrics.handleTime", "metrics.waitTime",
+        "metrics.queueTime", "metrics.reason", "metrics.queueLength", "metrics.agentsAvailable", "metrics.longestWait",
+        "metrics.serviceLevel", "metadata.queue", "metadata.skill"})
     all_fields.intern(f);
   all_fields.freeze();
 
   std::uint64_t check = 0, errors = 0;
-  report("bare simdjson On-Demand walk (yardstick)", n, bytes, median_pass([&] { return bare_simdjson(lines); }, check));
+  report("bare simdjson On-Demand walk (yardstick)", n, bytes,
+         median_pass([&] { return bare_simdjson(lines); }, check));
   {
     cxflow::JsonEventDecoder dec(pipeline_fields);
-    report("JsonEventDecoder.decode_padded, 5 fields",
-           n, bytes, median_pass([&] { return decode_all(lines, dec, true, errors); }, check));
-    report("JsonEventDecoder.decode (copying), 5 fields",
-           n, bytes, median_pass([&] { return decode_all(lines, dec, false, errors); }, check));
-    report("JsonEventDecoder into 1024-event batches",
-           n, bytes, median_pass([&] { return decode_batches(lines, dec); }, check));
+    report("JsonEventDecoder.decode_padded, 5 fields", n, bytes,
+           median_pass([&] { return decode_all(lines, dec, true, errors); }, check));
+    report("JsonEventDecoder.decode (copying), 5 fields", n, bytes,
+           median_pass([&] { return decode_all(lines, dec, false, errors); }, check));
+    report("JsonEventDecoder into 1024-event batches", n, bytes,
+           median_pass([&] { return decode_batches(lines, dec); }, check));
   }
   {
     cxflow::JsonEventDecoder dec(all_fields);
-    report("JsonEventDecoder.decode_padded, all 14 fields",
-           n, bytes, median_pass([&] { return decode_all(lines, dec, true, errors); }, check));
+    report("JsonEventDecoder.decode_padded, all 14 fields", n, bytes,
+           median_pass([&] { return decode_all(lines, dec, true, errors); }, check));
   }
   if (errors) std::printf("decode errors: %llu (unexpected)\n", static_cast<unsigned long long>(errors));
   std::printf("target: >= 1.5 M events/s for the 5-field decode_padded (checksum %llu)\n",

@@ -68,8 +68,8 @@ bool digits(const char* p, int n, int& v) {
 class TimeParser {
  public:
   std::optional<std::int64_t> parse(std::string_view s) {
-    if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        s[13] != ':' || s[16] != ':')
+    if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
+        s[16] != ':')
       return std::nullopt;
     std::int64_t sec;
     if (cached_valid_ && std::memcmp(s.data(), cached_.data(), 19) == 0) {
@@ -169,9 +169,10 @@ class Db {
     if (sqlite3_open(path, &db_) != SQLITE_OK) die(std::string("cannot open ") + path + ": " + sqlite3_errmsg(db_));
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
-    exec("CREATE TABLE IF NOT EXISTS queue_minutes (window_start TEXT NOT NULL, queue TEXT NOT NULL, "
-         "contacts INTEGER, avg_handle_time REAL, avg_wait_time REAL, service_level REAL, "
-         "UNIQUE (window_start, queue))");
+    exec(
+        "CREATE TABLE IF NOT EXISTS queue_minutes (window_start TEXT NOT NULL, queue TEXT NOT NULL, "
+        "contacts INTEGER, avg_handle_time REAL, avg_wait_time REAL, service_level REAL, "
+        "UNIQUE (window_start, queue))");
     const char* sql =
         "INSERT INTO queue_minutes (window_start, queue, contacts, avg_handle_time, avg_wait_time, service_level) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (window_start, queue) DO UPDATE SET "
@@ -201,10 +202,14 @@ class Db {
       sqlite3_bind_text(insert_, 1, start.data(), static_cast<int>(start.size()), SQLITE_STATIC);
       sqlite3_bind_text(insert_, 2, g.queue.data(), static_cast<int>(g.queue.size()), SQLITE_STATIC);
       sqlite3_bind_int64(insert_, 3, static_cast<sqlite3_int64>(g.contacts));
-      if (g.handle_n) sqlite3_bind_double(insert_, 4, g.handle_sum / static_cast<double>(g.handle_n));
-      else sqlite3_bind_null(insert_, 4);
-      if (g.wait_n) sqlite3_bind_double(insert_, 5, g.wait_sum / static_cast<double>(g.wait_n));
-      else sqlite3_bind_null(insert_, 5);
+      if (g.handle_n)
+        sqlite3_bind_double(insert_, 4, g.handle_sum / static_cast<double>(g.handle_n));
+      else
+        sqlite3_bind_null(insert_, 4);
+      if (g.wait_n)
+        sqlite3_bind_double(insert_, 5, g.wait_sum / static_cast<double>(g.wait_n));
+      else
+        sqlite3_bind_null(insert_, 5);
       // ratio(cond): events matching / all events of the group (an event without a waitTime does not match).
       sqlite3_bind_double(insert_, 6, static_cast<double>(g.wait_within) / static_cast<double>(g.contacts));
       if (sqlite3_step(insert_) != SQLITE_DONE) die(std::string("insert: ") + sqlite3_errmsg(db_));
@@ -245,9 +250,13 @@ class Pipeline {
     ++stats.events;
     Parsed p;
     switch (parse(data, len, capacity, p)) {
-      case Line::skip: return;
-      case Line::malformed: ++stats.malformed; return;
-      case Line::keep: break;
+      case Line::skip:
+        return;
+      case Line::malformed:
+        ++stats.malformed;
+        return;
+      case Line::keep:
+        break;
     }
     const auto t = time_.parse(p.timestamp);
     if (!t) {
@@ -302,8 +311,10 @@ class Pipeline {
           if (k2.unsafe_is_equal("state")) {
             std::string_view state;
             if (f2.value().get_string().get(state)) return Line::malformed;
-            if (state == "ended") p.ended = true;
-            else if (state != "abandoned") return Line::skip;
+            if (state == "ended")
+              p.ended = true;
+            else if (state != "abandoned")
+              return Line::skip;
             final_state = true;
           } else if (k2.unsafe_is_equal("handleTime")) {
             if (f2.value().get_double().get(p.handle)) return Line::malformed;
@@ -365,7 +376,7 @@ class Pipeline {
   od::parser parser_;
   TimeParser time_;
   Db db_;
-  std::vector<Window> open_;  // ordered by start
+  std::vector<Window> open_;            // ordered by start
   std::int64_t watermark_ = INT64_MIN;  // newest kept event time
 };
 

@@ -77,9 +77,9 @@ class SeedEventGenerator {
   std::uint32_t skewed(std::uint32_t mean) noexcept {
     // Mixture of three uniforms gives a right-skewed shape with the requested mean.
     const std::uint32_t r = below(100);
-    if (r < 60) return below(mean + 1);                  // mean/2
-    if (r < 90) return mean / 2 + below(mean * 2);       // 1.5 mean
-    return mean * 2 + below(mean * 2 + 1);               // 3 mean
+    if (r < 60) return below(mean + 1);             // mean/2
+    if (r < 90) return mean / 2 + below(mean * 2);  // 1.5 mean
+    return mean * 2 + below(mean * 2 + 1);          // 3 mean
   }
 
   std::uint8_t pick_queue() noexcept {
@@ -142,8 +142,12 @@ class SeedEventGenerator {
       put_2(p + 17, s % 60);
     }
     const unsigned ms = static_cast<unsigned>(time_ms_ % 1000);
-    char tail[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                    static_cast<char>('0' + ms % 10), 'Z', '"'};
+    char tail[6] = {'.',
+                    static_cast<char>('0' + ms / 100),
+                    static_cast<char>('0' + ms / 10 % 10),
+                    static_cast<char>('0' + ms % 10),
+                    'Z',
+                    '"'};
     out.append(cached_prefix_, 19);
     out.append(tail, 6);
   }
@@ -207,8 +211,8 @@ class SeedEventGenerator {
       c.state = State::queued;
       c.will_abandon = below(100) < 9;
       c.will_hold = below(100) < 20;
-      c.wait_tenths = skewed(c.will_abandon ? 600 : 180);     // ~60 s / ~18 s
-      c.handle_tenths = 300 + skewed(2400);                   // ~4 min
+      c.wait_tenths = skewed(c.will_abandon ? 600 : 180);  // ~60 s / ~18 s
+      c.handle_tenths = 300 + skewed(2400);                // ~4 min
       c.steps = 0;
       write_interaction(out, c, "queued", false);
       open_.push_back(c);

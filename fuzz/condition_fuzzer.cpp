@@ -17,9 +17,9 @@
 
 namespace {
 
-#define FUZZ_CHECK(cond)             \
-  do {                               \
-    if (!(cond)) __builtin_trap();   \
+#define FUZZ_CHECK(cond)           \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
   } while (0)
 
 constexpr std::size_t kMaxMessage = 600;
@@ -33,7 +33,8 @@ Parsed parse(std::string_view text, cxflow::FieldTable& table) {
   const cxflow::SourcePos at{"f.yaml", 1, 1};
   Parsed p;
   try {
-    p.c = cxflow::Condition::parse(text, [&](std::string_view f) { return table.intern(f); }, at);
+    p.c = cxflow::Condition::parse(
+        text, [&](std::string_view f) { return table.intern(f); }, at);
     p.ok = true;
   } catch (const cxflow::ConfigException& e) {
     FUZZ_CHECK(e.message().size() < kMaxMessage);
@@ -54,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Events: every field the condition reads set to the same kind of value, plus an empty one.
   const std::vector<cxflow::FieldId> fields = p.c.fields();
   std::vector<cxflow::Event> events(1);
-  for (const cxflow::Value& v : {cxflow::Value(std::int64_t{20}), cxflow::Value(2.5), cxflow::Value(std::string("ended")),
-                                 cxflow::Value(true), cxflow::Value()}) {
+  for (const cxflow::Value& v : {cxflow::Value(std::int64_t{20}), cxflow::Value(2.5),
+                                 cxflow::Value(std::string("ended")), cxflow::Value(true), cxflow::Value()}) {
     cxflow::Event e;
     for (cxflow::FieldId id : fields) e.set(id, v);
     events.push_back(std::move(e));

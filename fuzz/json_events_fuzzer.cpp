@@ -32,16 +32,16 @@ using cxflow::JsonEventDecoder;
 
 constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;
 
-#define FUZZ_CHECK(cond) \
-  do {                   \
+#define FUZZ_CHECK(cond)           \
+  do {                             \
     if (!(cond)) __builtin_trap(); \
   } while (0)
 
 FieldTable make_table() {
   FieldTable t;
-  for (const char* n : {"eventType", "timestamp", "interactionId", "agentId", "metrics.state", "metrics.waitTime",
-                        "metrics.handleTime", "metrics.queueTime", "metadata.queue", "metadata.skill", "metrics.reason",
-                        "meta.ts", "raw", "a.b.c", "x"})
+  for (const char* n :
+       {"eventType", "timestamp", "interactionId", "agentId", "metrics.state", "metrics.waitTime", "metrics.handleTime",
+        "metrics.queueTime", "metadata.queue", "metadata.skill", "metrics.reason", "meta.ts", "raw", "a.b.c", "x"})
     t.intern(n);
   t.freeze();
   return t;
@@ -52,7 +52,8 @@ struct Decoders {
   JsonEventDecoder plain{table};
   JsonEventDecoder padded{table};
   JsonEventDecoder pushdown{table};
-  JsonEventDecoder fallback{table, JsonDecodeOptions{"meta.ts", JsonDecodeOptions::TimePolicy::fallback, "raw", std::nullopt}};
+  JsonEventDecoder fallback{table,
+                            JsonDecodeOptions{"meta.ts", JsonDecodeOptions::TimePolicy::fallback, "raw", std::nullopt}};
   cxflow::FieldId event_type = *table.find("eventType"), state = *table.find("metrics.state");
   std::vector<char> buffer;
   Decoders() {

@@ -16,9 +16,9 @@
 
 namespace {
 
-#define FUZZ_CHECK(cond)             \
-  do {                               \
-    if (!(cond)) __builtin_trap();   \
+#define FUZZ_CHECK(cond)           \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
   } while (0)
 
 // The examples line of every metric error is about 190 characters; the quoted text is bounded.
@@ -33,8 +33,9 @@ void check_error(const cxflow::ConfigException& e, std::size_t text_size, int fi
 void condition(std::string_view text, std::size_t offset, std::size_t whole) {
   cxflow::FieldTable table;
   try {
-    cxflow::Condition::parse(text, [&](std::string_view f) { return table.intern(f); },
-                             cxflow::aggwin::shifted(cxflow::SourcePos{"f.yaml", 1, 1}, offset));
+    cxflow::Condition::parse(
+        text, [&](std::string_view f) { return table.intern(f); },
+        cxflow::aggwin::shifted(cxflow::SourcePos{"f.yaml", 1, 1}, offset));
   } catch (const cxflow::ConfigException& e) {
     check_error(e, whole, 1 + static_cast<int>(offset));
   }

@@ -19,9 +19,9 @@
 
 namespace {
 
-#define FUZZ_CHECK(cond)             \
-  do {                               \
-    if (!(cond)) __builtin_trap();   \
+#define FUZZ_CHECK(cond)           \
+  do {                             \
+    if (!(cond)) __builtin_trap(); \
   } while (0)
 
 enum class Policy { Block, DropNewest };
@@ -64,7 +64,9 @@ const cxflow::Schema<Cfg>& schema() {
     c.key("enabled", &Cfg::enabled, "Enabled").def("true");
     c.key("window", &Cfg::window, "Window").def("60s").min(1000);
     c.key("buffer", &Cfg::buffer, "Buffer").def("64KiB");
-    c.key("policy", &Cfg::policy, "Policy").def("block").one_of({{"block", Policy::Block}, {"drop_newest", Policy::DropNewest}});
+    c.key("policy", &Cfg::policy, "Policy")
+        .def("block")
+        .one_of({{"block", Policy::Block}, {"drop_newest", Policy::DropNewest}});
     c.key("mode", &Cfg::mode, "Mode").def("fast").one_of({"fast", "safe"});
     c.key("tags", &Cfg::tags, "Tags").def("[a, b]");
     c.key("headers", &Cfg::headers, "Headers");

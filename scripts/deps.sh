@@ -3,7 +3,7 @@
 set -euo pipefail
 
 CXFLOW_APT_PACKAGES=(
-  build-essential cmake ccache pkg-config
+  build-essential cmake ccache pkg-config clang-format
   libboost1.81-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev
   libsqlite3-dev sqlite3 libssl-dev openssl libgtest-dev libgmock-dev libmimalloc-dev
 )

@@ -24,11 +24,21 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -43,10 +53,14 @@ void append_json_string(std::string& out, const std::string& s) {
 }
 
 void append_json_value(std::string& out, const cxflow::Value& v) {
-  if (cxflow::is_null(v)) out += "null";
-  else if (const auto* s = cxflow::as_string(v)) append_json_string(out, *s);
-  else if (const auto* d = std::get_if<double>(&v)) out += std::isfinite(*d) ? cxflow::to_text(v) : "null";
-  else out += cxflow::to_text(v);  // integers and booleans print as JSON already
+  if (cxflow::is_null(v))
+    out += "null";
+  else if (const auto* s = cxflow::as_string(v))
+    append_json_string(out, *s);
+  else if (const auto* d = std::get_if<double>(&v))
+    out += std::isfinite(*d) ? cxflow::to_text(v) : "null";
+  else
+    out += cxflow::to_text(v);  // integers and booleans print as JSON already
 }
 
 class JsonlSink final : public cxflow::Sink {
@@ -54,10 +68,14 @@ class JsonlSink final : public cxflow::Sink {
   // Configure time: resolve the field names we write to ids. No I/O here.
   JsonlSink(const Config& c, cxflow::Setup& setup)
       : cfg_(c),
-        rows_(setup.declare_counter({"rows_written", cxflow::CounterKind::Counter, "rows", {},
-                                     cxflow::CounterRole::RowsCommitted, "lines written"})),
-        rotations_(setup.declare_counter({"rotations", cxflow::CounterKind::Counter, "files", {},
-                                          cxflow::CounterRole::None, "files rotated"})) {
+        rows_(setup.declare_counter({"rows_written",
+                                     cxflow::CounterKind::Counter,
+                                     "rows",
+                                     {},
+                                     cxflow::CounterRole::RowsCommitted,
+                                     "lines written"})),
+        rotations_(setup.declare_counter(
+            {"rotations", cxflow::CounterKind::Counter, "files", {}, cxflow::CounterRole::None, "files rotated"})) {
     // The data interface: the fields we read (checked by `cxflow validate` against what the
     // upstream produces), or every field when none are listed.
     for (const auto& f : c.fields) ids_.push_back(setup.reads(f));
@@ -130,8 +148,10 @@ class JsonlSink final : public cxflow::Sink {
     fs::remove(cfg_.path + "." + std::to_string(cfg_.keep), ec);
     for (int i = cfg_.keep - 1; i >= 1; --i)
       fs::rename(cfg_.path + "." + std::to_string(i), cfg_.path + "." + std::to_string(i + 1), ec);
-    if (cfg_.keep > 0) fs::rename(cfg_.path, cfg_.path + ".1", ec);
-    else fs::remove(cfg_.path, ec);
+    if (cfg_.keep > 0)
+      fs::rename(cfg_.path, cfg_.path + ".1", ec);
+    else
+      fs::remove(cfg_.path, ec);
     rotations_.add();
     open();
   }
@@ -149,7 +169,8 @@ class JsonlSink final : public cxflow::Sink {
 struct Plugin {
   static constexpr const char* name = "sink-jsonl";
   static constexpr const char* version = "1.0.0";
-  static constexpr const char* description = "Writes events as newline-delimited JSON to a file, with size-based rotation";
+  static constexpr const char* description =
+      "Writes events as newline-delimited JSON to a file, with size-based rotation";
   static constexpr const char* example = "path: events.jsonl\nrotate_size: 64MiB\n";
   using Config = ::Config;
   using Instance = JsonlSink;

@@ -84,9 +84,12 @@ std::string data_text(const PluginApi& a) {
     out += "    " + r.name + "  (" + field_type_name(r.type) + ")" + (r.optional ? "  if present" : "") + "\n";
   }
   out += "  produces:";
-  if (a.kind() == Kind::Sink) out += " nothing (a sink)";
-  else if (d.passes_through) out += " its input, passed through";
-  else if (!d.declared_output()) out += " not declared (treated as its input, passed through)";
+  if (a.kind() == Kind::Sink)
+    out += " nothing (a sink)";
+  else if (d.passes_through)
+    out += " its input, passed through";
+  else if (!d.declared_output())
+    out += " not declared (treated as its input, passed through)";
   if (a.kind() != Kind::Sink && d.produces.empty() && !d.passes_through && d.open) out += " fields of its input data";
   out += "\n";
   for (const auto& [name, type] : d.produces) out += "    " + name + "  (" + field_type_name(type) + ")\n";
@@ -136,7 +139,8 @@ nlohmann::json counters_json(const PluginApi& a) {
   nlohmann::json counters = nlohmann::json::array();
   for (const auto& c : ex.counters) {
     if (c.name == "events_in" || c.name == "events_out" || c.name == "dropped" || c.name == "errors") continue;
-    nlohmann::json cj{{"name", c.name}, {"kind", counter_kind_name(c.kind)}, {"unit", c.unit}, {"role", counter_role_name(c.role)}};
+    nlohmann::json cj{
+        {"name", c.name}, {"kind", counter_kind_name(c.kind)}, {"unit", c.unit}, {"role", counter_role_name(c.role)}};
     if (!c.labels.empty()) {
       nlohmann::json labels = nlohmann::json::object();
       for (const auto& l : c.labels) labels[l.name] = l.value;
@@ -157,7 +161,8 @@ std::string describe_text(const PluginRecord& p) {
   out += "  loaded from " + p.path.string() + "\n\n";
   out += "Keys:\n";
   out += std::string("  plugin  (string)  required\n      Always '") + a.name() + "'.\n";
-  if (a.kind() != Kind::Source) out += "  inputs  (list<string>)  required\n      The components this one reads from.\n";
+  if (a.kind() != Kind::Source)
+    out += "  inputs  (list<string>)  required\n      The components this one reads from.\n";
   keys_text(a.schema().keys, "  ", out);
   out += "\nExample:\n";
   std::string ex = a.example();
@@ -192,8 +197,8 @@ std::string list_text(const PluginRegistry& r) {
   std::string out;
   for (const auto& p : r.plugins()) {
     char line[512];
-    std::snprintf(line, sizeof line, "%-22s %-10s %-8s %s\n", p.name.c_str(), kind_name(p.api->kind()), p.api->version(),
-                  p.api->description());
+    std::snprintf(line, sizeof line, "%-22s %-10s %-8s %s\n", p.name.c_str(), kind_name(p.api->kind()),
+                  p.api->version(), p.api->description());
     out += line;
   }
   for (const auto& rej : r.rejected()) out += "refused: " + rej.reason + "\n";

@@ -7,8 +7,8 @@
 
 namespace cxflow::host {
 
-ComponentDriver::ComponentDriver(InstanceBase& instance, std::size_t inputs, std::size_t batch_events, DispatchHost& host,
-                                 DispatchCounters counters)
+ComponentDriver::ComponentDriver(InstanceBase& instance, std::size_t inputs, std::size_t batch_events,
+                                 DispatchHost& host, DispatchCounters counters)
     : instance_(instance),
       kind_(instance.kind()),
       reads_only_(kind_ == Kind::Transform && static_cast<TransformInstance&>(instance).reads_only()),
@@ -22,8 +22,10 @@ void ComponentDriver::start(Context& ctx) {
   Status s;
   {
     InCall in(*this, "start");
-    if (kind_ == Kind::Sink) s = sink().start(ctx);
-    else if (kind_ == Kind::Transform) s = transform().start(ctx);
+    if (kind_ == Kind::Sink)
+      s = sink().start(ctx);
+    else if (kind_ == Kind::Transform)
+      s = transform().start(ctx);
   }
   started_ = s.ok;
   check(s, "start");
@@ -89,8 +91,10 @@ void ComponentDriver::receive(std::size_t slot, Batch& in, bool exclusive) {
   }
   if (eos && slot < input_eos_.size() && !input_eos_[slot]) {
     input_eos_[slot] = true;
-    if (std::all_of(input_eos_.begin(), input_eos_.end(), [](bool e) { return e; })) finish();
-    else advance_watermark();  // an ended input no longer holds the minimum back
+    if (std::all_of(input_eos_.begin(), input_eos_.end(), [](bool e) { return e; }))
+      finish();
+    else
+      advance_watermark();  // an ended input no longer holds the minimum back
   }
   flush_output();
 }
@@ -109,8 +113,10 @@ void ComponentDriver::advance_watermark() {
   Status s;
   {
     InCall call(*this, "on_watermark");
-    if (kind_ == Kind::Transform) s = transform().on_watermark(m, output_);
-    else if (kind_ == Kind::Sink) s = sink().on_watermark(m);
+    if (kind_ == Kind::Transform)
+      s = transform().on_watermark(m, output_);
+    else if (kind_ == Kind::Sink)
+      s = sink().on_watermark(m);
   }
   check(s, "on_watermark");
   if (kind_ == Kind::Transform && !failed_) out_.watermark_ms = m;
@@ -123,8 +129,10 @@ void ComponentDriver::finish() {
     Status s;
     {
       InCall call(*this, "on_end_of_stream");
-      if (kind_ == Kind::Transform) s = transform().on_end_of_stream(output_);
-      else if (kind_ == Kind::Sink) s = sink().on_end_of_stream();
+      if (kind_ == Kind::Transform)
+        s = transform().on_end_of_stream(output_);
+      else if (kind_ == Kind::Sink)
+        s = sink().on_end_of_stream();
     }
     check(s, "on_end_of_stream");
     if (failed_) return;  // fail_here() already ended it
@@ -188,8 +196,11 @@ void ComponentDriver::Output::emit(Event&& e) {
 }
 
 void ComponentDriver::Output::emit(Batch&& b) {
-  if (d.out_.events.empty()) d.out_.events = std::move(b.events);
-  else d.out_.events.insert(d.out_.events.end(), std::make_move_iterator(b.events.begin()), std::make_move_iterator(b.events.end()));
+  if (d.out_.events.empty())
+    d.out_.events = std::move(b.events);
+  else
+    d.out_.events.insert(d.out_.events.end(), std::make_move_iterator(b.events.begin()),
+                         std::make_move_iterator(b.events.end()));
   if (d.out_.events.size() >= d.batch_events_) spill();
 }
 

@@ -106,7 +106,8 @@ void print_errors(const std::vector<ConfigError>& errors) {
 }
 
 int cmd_validate(const Args& a, const char* argv0, bool and_run) {
-  if (a.positional.size() != 2) return usage_error(std::string(and_run ? "run" : "validate") + " takes one pipeline file");
+  if (a.positional.size() != 2)
+    return usage_error(std::string(and_run ? "run" : "validate") + " takes one pipeline file");
   const std::string& file = a.positional[1];
   PluginRegistry reg = make_registry(a, argv0);
   std::vector<ConfigError> errors;
@@ -120,12 +121,14 @@ int cmd_validate(const Args& a, const char* argv0, bool and_run) {
     std::size_t s = 0, t = 0, k = 0;
     for (const auto& c : pipeline->components)
       (c.spec.kind == Kind::Source ? s : c.spec.kind == Kind::Transform ? t : k)++;
-    std::printf("%s: ok (%zu sources, %zu transforms, %zu sinks, %zu fields)\n", file.c_str(), s, t, k, pipeline->fields.size());
+    std::printf("%s: ok (%zu sources, %zu transforms, %zu sinks, %zu fields)\n", file.c_str(), s, t, k,
+                pipeline->fields.size());
     return 0;
   }
   RunOptions opts;
   opts.status_line = !a.no_status && isatty(STDERR_FILENO);
-  log_line(LogLevel::Info, "[host]", "running " + file + " (" + std::to_string(pipeline->components.size()) + " components)");
+  log_line(LogLevel::Info, "[host]",
+           "running " + file + " (" + std::to_string(pipeline->components.size()) + " components)");
   Runtime runtime(*pipeline, opts);
   return runtime.run();
 }
@@ -135,8 +138,10 @@ int cmd_plugins(const Args& a, const char* argv0) {
   // Listing looks at every library on the path, each first in a child process; describing one
   // plugin loads only that one.
   const bool one = a.positional.size() == 3 && a.positional[1] == "describe" && !a.all;
-  if (one) reg.require(a.positional[2]);
-  else reg.scan(/*isolated=*/true);
+  if (one)
+    reg.require(a.positional[2]);
+  else
+    reg.scan(/*isolated=*/true);
   log_registry_warnings(reg);
   if (a.positional.size() == 1) {
     if (a.json) {
@@ -229,11 +234,16 @@ int main(int argc, char** argv) {
       return usage_error(e.what());
     }
   }
-  if (a.log_level == "debug") set_log_level(LogLevel::Debug);
-  else if (a.log_level == "info") set_log_level(LogLevel::Info);
-  else if (a.log_level == "warn") set_log_level(LogLevel::Warn);
-  else if (a.log_level == "error") set_log_level(LogLevel::Error);
-  else return usage_error("--log-level must be debug, info, warn or error");
+  if (a.log_level == "debug")
+    set_log_level(LogLevel::Debug);
+  else if (a.log_level == "info")
+    set_log_level(LogLevel::Info);
+  else if (a.log_level == "warn")
+    set_log_level(LogLevel::Warn);
+  else if (a.log_level == "error")
+    set_log_level(LogLevel::Error);
+  else
+    return usage_error("--log-level must be debug, info, warn or error");
 
   if (a.positional.empty()) return usage_error("missing command");
   const std::string& cmd = a.positional[0];

@@ -19,26 +19,31 @@ const Schema<RuntimeSettings>& runtime_schema() {
           "threads the sources leave free), so events stay on one core; shared: any thread runs any component")
         .def("local")
         .one_of({{"local", Placement::local}, {"shared", Placement::shared}});
-    s.key("queue_batches", &RuntimeSettings::queue_batches, "Maximum batches waiting on one edge before the producer is held back")
+    s.key("queue_batches", &RuntimeSettings::queue_batches,
+          "Maximum batches waiting on one edge before the producer is held back")
         .def("8")
         .range(1, 1'000'000);
-    s.key("queue_bytes", &RuntimeSettings::queue_bytes, "Maximum bytes waiting on one edge before the producer is held back")
+    s.key("queue_bytes", &RuntimeSettings::queue_bytes,
+          "Maximum bytes waiting on one edge before the producer is held back")
         .def("32MiB")
         .min(4096);
     s.key("batch_events", &RuntimeSettings::batch_events, "Largest batch a transform emits in one piece")
         .def("1024")
         .range(1, 1'000'000);
-    s.key("status_interval", &RuntimeSettings::status_interval, "How often the live status line (on a terminal) is refreshed")
+    s.key("status_interval", &RuntimeSettings::status_interval,
+          "How often the live status line (on a terminal) is refreshed")
         .def("1s")
         .min(50);
-    s.key("log_interval", &RuntimeSettings::log_interval, "How often a progress line is logged when not on a terminal (0 = never)")
+    s.key("log_interval", &RuntimeSettings::log_interval,
+          "How often a progress line is logged when not on a terminal (0 = never)")
         .def("10s");
     s.key("drain_timeout", &RuntimeSettings::drain_timeout,
           "On shutdown, how long to wait for in-flight batches and open windows to be written before giving up")
         .def("30s")
         .min(100);
     s.key("stall_warning", &RuntimeSettings::stall_warning,
-          "Log a warning naming a component that has been inside one call (process, write, a timer...) this long (0 = never)")
+          "Log a warning naming a component that has been inside one call (process, write, a timer...) this long (0 = "
+          "never)")
         .def("10s");
     s.key("pushdown", &RuntimeSettings::pushdown,
           "Hand a source the conditions its only consumer promises to filter on (e.g. filter-interaction's "
@@ -127,7 +132,8 @@ void parse_section(const ConfigNode& root, const std::string& file, const std::s
         }
         has_plugin = true;
         if (!v.is_scalar() || v.scalar.empty()) {
-          errors.push_back(ConfigError{v.pos, path + ".plugin", "expected a plugin name, e.g. plugin: source-simulator"});
+          errors.push_back(
+              ConfigError{v.pos, path + ".plugin", "expected a plugin name, e.g. plugin: source-simulator"});
           continue;
         }
         c.plugin = v.scalar;
@@ -155,10 +161,12 @@ void parse_section(const ConfigNode& root, const std::string& file, const std::s
             c.input_pos.push_back(item.pos);
           }
         } else {
-          errors.push_back(ConfigError{v.pos, path + ".inputs", "expected a list of component names, e.g. inputs: [calls]"});
+          errors.push_back(
+              ConfigError{v.pos, path + ".inputs", "expected a list of component names, e.g. inputs: [calls]"});
         }
         if (c.inputs.empty() && v.is_sequence())
-          errors.push_back(ConfigError{v.pos, path + ".inputs", quote_value(name) + " has no inputs: list at least one component"});
+          errors.push_back(
+              ConfigError{v.pos, path + ".inputs", quote_value(name) + " has no inputs: list at least one component"});
       } else {
         c.config.add(key, v);
         c.config.key_pos.back() = body.key_pos[k];
@@ -178,8 +186,8 @@ void check_graph(PipelineSpec& spec, std::vector<ConfigError>& errors) {
     auto [it, inserted] = by_name.emplace(c.name, &c);
     if (!inserted)
       errors.push_back(ConfigError{c.pos, c.path(),
-                                   "component name " + quote_value(c.name) + " is already used by " + it->second->path() + " at " +
-                                       it->second->pos.str()});
+                                   "component name " + quote_value(c.name) + " is already used by " +
+                                       it->second->path() + " at " + it->second->pos.str()});
     names.push_back(c.name);
   }
   std::map<std::string, int> readers;
@@ -198,7 +206,8 @@ void check_graph(PipelineSpec& spec, std::vector<ConfigError>& errors) {
         continue;
       }
       if (in == c.name) {
-        errors.push_back(ConfigError{c.input_pos[i], c.path() + ".inputs", quote_value(c.name) + " reads its own output (a cycle)"});
+        errors.push_back(
+            ConfigError{c.input_pos[i], c.path() + ".inputs", quote_value(c.name) + " reads its own output (a cycle)"});
         continue;
       }
       ++readers[in];
@@ -206,9 +215,10 @@ void check_graph(PipelineSpec& spec, std::vector<ConfigError>& errors) {
   }
   for (const auto& c : spec.components) {
     if (c.kind == Kind::Sink || readers[c.name] > 0) continue;
-    errors.push_back(ConfigError{c.pos, c.path(),
-                                 std::string(c.kind == Kind::Source ? "source " : "transform ") + quote_value(c.name) +
-                                     " is not read by any transform or sink; add it to some component's inputs or remove it"});
+    errors.push_back(
+        ConfigError{c.pos, c.path(),
+                    std::string(c.kind == Kind::Source ? "source " : "transform ") + quote_value(c.name) +
+                        " is not read by any transform or sink; add it to some component's inputs or remove it"});
   }
   // Cycles among transforms: depth-first search with colours.
   std::map<std::string, int> colour;  // 0 white, 1 grey, 2 black
@@ -255,11 +265,15 @@ PipelineSpec parse_pipeline(const ConfigNode& root, const std::string& file, std
   parse_section(root, file, "sinks", Kind::Sink, spec, errors);
   const ConfigNode* rt = root.find("runtime");
   runtime_schema().bind(rt ? *rt : ConfigNode{}, spec.runtime, errors, "runtime");
-  const bool any_source = std::any_of(spec.components.begin(), spec.components.end(), [](auto& c) { return c.kind == Kind::Source; });
-  const bool any_sink = std::any_of(spec.components.begin(), spec.components.end(), [](auto& c) { return c.kind == Kind::Sink; });
+  const bool any_source =
+      std::any_of(spec.components.begin(), spec.components.end(), [](auto& c) { return c.kind == Kind::Source; });
+  const bool any_sink =
+      std::any_of(spec.components.begin(), spec.components.end(), [](auto& c) { return c.kind == Kind::Sink; });
   const SourcePos top{file, 1, 1};
-  if (!any_source) errors.push_back(ConfigError{top, "sources", "the pipeline has no sources; declare at least one under 'sources:'"});
-  if (!any_sink) errors.push_back(ConfigError{top, "sinks", "the pipeline has no sinks; declare at least one under 'sinks:'"});
+  if (!any_source)
+    errors.push_back(ConfigError{top, "sources", "the pipeline has no sources; declare at least one under 'sources:'"});
+  if (!any_sink)
+    errors.push_back(ConfigError{top, "sinks", "the pipeline has no sinks; declare at least one under 'sinks:'"});
   check_graph(spec, errors);
   return spec;
 }
@@ -287,8 +301,10 @@ class SetupImpl final : public Setup {
   FieldId produces(std::string_view name, FieldType type) override {
     auto& out = c_.data.produces;
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& f) { return f.first == name; });
-    if (it == out.end()) out.emplace_back(std::string(name), type);
-    else if (it->second != type) it->second = FieldType::Any;
+    if (it == out.end())
+      out.emplace_back(std::string(name), type);
+    else if (it->second != type)
+      it->second = FieldType::Any;
     return table_.intern(name);
   }
   void passes_through() override { c_.data.passes_through = true; }
@@ -339,7 +355,8 @@ bool find_exact(const ConfigNode& n, std::string_view field, const std::string& 
     return true;
   }
   for (std::size_t i = 0; i < n.items.size(); ++i) {
-    const std::string sub = n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
+    const std::string sub =
+        n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
     if (find_exact(n.items[i], field, sub, out)) return true;
   }
   return false;
@@ -348,7 +365,8 @@ bool find_word(const ConfigNode& n, std::string_view field, const std::string& p
   if (n.is_scalar()) {
     for (std::size_t at = n.scalar.find(field); at != std::string::npos; at = n.scalar.find(field, at + 1)) {
       const std::size_t end = at + field.size();
-      if ((at > 0 && is_name_char(n.scalar[at - 1])) || (end < n.scalar.size() && is_name_char(n.scalar[end]))) continue;
+      if ((at > 0 && is_name_char(n.scalar[at - 1])) || (end < n.scalar.size() && is_name_char(n.scalar[end])))
+        continue;
       out = Mention{n.pos, path};
       if (out.pos.line > 0 && n.scalar.find('\n') == std::string::npos) out.pos.column += static_cast<int>(at);
       return true;
@@ -356,7 +374,8 @@ bool find_word(const ConfigNode& n, std::string_view field, const std::string& p
     return false;
   }
   for (std::size_t i = 0; i < n.items.size(); ++i) {
-    const std::string sub = n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
+    const std::string sub =
+        n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
     if (find_word(n.items[i], field, sub, out)) return true;
   }
   return false;
@@ -372,7 +391,8 @@ bool find_at(const ConfigNode& n, const SourcePos& pos, const std::string& path,
     return true;
   }
   for (std::size_t i = 0; i < n.items.size(); ++i) {
-    const std::string sub = n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
+    const std::string sub =
+        n.is_map() ? (path.empty() ? "" : path + ".") + n.keys[i] : path + "[" + std::to_string(i) + "]";
     if (find_at(n.items[i], pos, sub, out)) return true;
   }
   return false;
@@ -461,32 +481,40 @@ void check_data(const Pipeline& p, std::vector<ConfigError>& errors) {
         if (!m.empty() && edit_distance(r.name, m) > 2) m.clear();  // only a near miss
         if (!m.empty() && warned.insert(r.name).second) {
           Mention at{r.pos, ""};
-          if (at.pos.line == 0 && !find_exact(c.spec.config, r.name, "", at) && !find_word(c.spec.config, r.name, "", at))
+          if (at.pos.line == 0 && !find_exact(c.spec.config, r.name, "", at) &&
+              !find_word(c.spec.config, r.name, "", at))
             at = Mention{c.spec.pos, ""};
           log_line(LogLevel::Warn, c.prefix(),
-                   at.pos.str() + ": field '" + r.name + "' is not among the fields declared upstream (accepted: an input may "
-                   "carry fields it does not declare); did you mean '" + m + "'?");
+                   at.pos.str() + ": field '" + r.name +
+                       "' is not among the fields declared upstream (accepted: an input may "
+                       "carry fields it does not declare); did you mean '" +
+                       m + "'?");
         }
         continue;
       }
       if (found == nullptr) {
         if (r.optional) continue;
         msg = "field '" + r.name + "' is not produced by " +
-              (c.spec.kind == Kind::Source ? std::string("this source") : "any input of '" + c.spec.name + "' (" + list_names(input_names) + ")");
+              (c.spec.kind == Kind::Source ? std::string("this source")
+                                           : "any input of '" + c.spec.name + "' (" + list_names(input_names) + ")");
         const std::string m = closest_match(r.name, produced);
-        if (!m.empty()) msg += "; did you mean '" + m + "'?";
-        else if (!produced.empty()) msg += "; produced: " + list_names(produced);
-        else msg += "; its inputs produce no fields";
+        if (!m.empty())
+          msg += "; did you mean '" + m + "'?";
+        else if (!produced.empty())
+          msg += "; produced: " + list_names(produced);
+        else
+          msg += "; its inputs produce no fields";
       } else if (r.type != FieldType::Any && found->type != FieldType::Any && found->type != r.type) {
         const Component& origin = p.components[found->origin];
-        msg = "field '" + r.name + "' is read as a " + field_type_name(r.type) + ", but " + origin.spec.path() +
-              " (" + origin.spec.plugin + ") produces it as a " + field_type_name(found->type);
+        msg = "field '" + r.name + "' is read as a " + field_type_name(r.type) + ", but " + origin.spec.path() + " (" +
+              origin.spec.plugin + ") produces it as a " + field_type_name(found->type);
       } else {
         continue;
       }
       if (!reported.insert(r.name + "|" + r.pos.str()).second) continue;
       Mention at{r.pos, ""};
-      if (r.pos.line > 0) find_at(c.spec.config, r.pos, "", at);
+      if (r.pos.line > 0)
+        find_at(c.spec.config, r.pos, "", at);
       else if (!find_exact(c.spec.config, r.name, "", at) && !find_word(c.spec.config, r.name, "", at))
         at = Mention{c.spec.pos, ""};
       errors.push_back(ConfigError{at.pos, c.spec.path() + (at.path.empty() ? "" : "." + at.path), msg});
@@ -523,10 +551,12 @@ void compute_projections(Pipeline& p) {
       n->insert(d.used.begin(), d.used.end());
       if (c.spec.kind == Kind::Transform && (d.passes_through || !d.declared_output())) {
         Need more = downstream(i);
-        if (!more) n = std::nullopt;
+        if (!more)
+          n = std::nullopt;
         else
           for (const auto& f : *more)
-            if (std::none_of(d.produces.begin(), d.produces.end(), [&](const auto& x) { return x.first == f; })) n->insert(f);
+            if (std::none_of(d.produces.begin(), d.produces.end(), [&](const auto& x) { return x.first == f; }))
+              n->insert(f);
       }
     }
     needs[i] = std::move(n);
@@ -539,8 +569,10 @@ void compute_projections(Pipeline& p) {
     Need n = needs[i];
     if (n) {
       Need more = downstream(i);
-      if (!more) n = std::nullopt;
-      else n->insert(more->begin(), more->end());
+      if (!more)
+        n = std::nullopt;
+      else
+        n->insert(more->begin(), more->end());
     }
     if (!n) {
       c.projection.reset();
@@ -592,23 +624,33 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
         p->components.push_back(std::move(c));
       }
   for (auto& c : p->components) {
-    c.counters->declare(CounterSpec{"events_in", CounterKind::Counter, "events", {}, CounterRole::None, "events received"});
-    c.counters->declare(CounterSpec{"events_out", CounterKind::Counter, "events", {}, CounterRole::None, "events emitted"});
-    c.counters->declare(CounterSpec{"dropped", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+    c.counters->declare(
+        CounterSpec{"events_in", CounterKind::Counter, "events", {}, CounterRole::None, "events received"});
+    c.counters->declare(
+        CounterSpec{"events_out", CounterKind::Counter, "events", {}, CounterRole::None, "events emitted"});
+    c.counters->declare(CounterSpec{"dropped",
+                                    CounterKind::Counter,
+                                    "events",
+                                    {},
+                                    CounterRole::Dropped,
                                     "events the host dropped for this component"});
-    c.counters->declare(CounterSpec{"errors", CounterKind::Counter, "errors", {}, CounterRole::Errors,
-                                    "calls into the component that failed"});
+    c.counters->declare(CounterSpec{
+        "errors", CounterKind::Counter, "errors", {}, CounterRole::Errors, "calls into the component that failed"});
     if (c.spec.plugin.empty()) continue;
     c.plugin = registry.find(c.spec.plugin);
     if (c.plugin == nullptr) {
-      errors.push_back(ConfigError{c.spec.plugin_pos, c.spec.path() + ".plugin", registry.not_found_message(c.spec.plugin)});
+      errors.push_back(
+          ConfigError{c.spec.plugin_pos, c.spec.path() + ".plugin", registry.not_found_message(c.spec.plugin)});
       continue;
     }
     const Kind pk = c.plugin->api->kind();
     if (pk != c.spec.kind) {
       errors.push_back(ConfigError{c.spec.plugin_pos, c.spec.path() + ".plugin",
-                                   quote_value(c.spec.plugin) + " is a " + kind_name(pk) + " plugin; declare it under '" +
-                                       (pk == Kind::Source ? "sources" : pk == Kind::Transform ? "transforms" : "sinks") +
+                                   quote_value(c.spec.plugin) + " is a " + kind_name(pk) +
+                                       " plugin; declare it under '" +
+                                       (pk == Kind::Source      ? "sources"
+                                        : pk == Kind::Transform ? "transforms"
+                                                                : "sinks") +
                                        "', not '" + c.spec.section() + "'"});
       continue;
     }
@@ -621,7 +663,8 @@ std::unique_ptr<Pipeline> configure_pipeline(const PipelineSpec& spec, const Plu
       errors.push_back(std::move(e));
     }
     if (!c.instance && errs.empty())
-      errors.push_back(ConfigError{c.spec.pos, c.spec.path(), "plugin " + quote_value(c.spec.plugin) + " failed to configure"});
+      errors.push_back(
+          ConfigError{c.spec.pos, c.spec.path(), "plugin " + quote_value(c.spec.plugin) + " failed to configure"});
   }
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < p->components.size(); ++i) index[p->components[i].spec.name] = i;

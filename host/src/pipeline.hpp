@@ -25,7 +25,9 @@ struct ComponentSpec {
   std::vector<SourcePos> input_pos;
   ConfigNode config;  // the component's map without plugin: and inputs:
 
-  std::string section() const { return kind == Kind::Source ? "sources" : kind == Kind::Transform ? "transforms" : "sinks"; }
+  std::string section() const {
+    return kind == Kind::Source ? "sources" : kind == Kind::Transform ? "transforms" : "sinks";
+  }
   std::string path() const { return section() + "." + name; }
 };
 
@@ -42,7 +44,7 @@ struct RuntimeSettings {
   Duration log_interval{10'000};
   Duration drain_timeout{30'000};
   Duration stall_warning{10'000};  // warn when a component is inside one call this long (0 = never)
-  bool pushdown = true;  // hand a source its only consumer's KeepConditions
+  bool pushdown = true;            // hand a source its only consumer's KeepConditions
 };
 const Schema<RuntimeSettings>& runtime_schema();
 
@@ -108,7 +110,9 @@ struct Component {
   // Sources: the fields their downstream reads (sorted ids), nullopt = keep every field.
   std::optional<std::vector<FieldId>> projection;
 
-  std::string prefix() const { return "[" + std::string(kind_name(spec.kind)) + ":" + spec.plugin + ":" + spec.name + "]"; }
+  std::string prefix() const {
+    return "[" + std::string(kind_name(spec.kind)) + ":" + spec.plugin + ":" + spec.name + "]";
+  }
 };
 
 struct Pipeline {

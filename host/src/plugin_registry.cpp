@@ -84,7 +84,8 @@ std::string probe_in_child(const fs::path& so) {
 
 }  // namespace
 
-std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>& cli_dirs, const fs::path& executable) {
+std::vector<fs::path> PluginRegistry::search_path(const std::vector<std::string>& cli_dirs,
+                                                  const fs::path& executable) {
   std::vector<fs::path> dirs;
   for (const auto& d : cli_dirs) dirs.emplace_back(d);
   if (const char* env = std::getenv("CXFLOW_PLUGIN_PATH")) {
@@ -111,9 +112,7 @@ PluginRegistry::PluginRegistry(std::vector<fs::path> dirs, RegistryOptions optio
     options_.allow_insecure = true;
 }
 
-bool PluginRegistry::is_builtin(const fs::path& so) const {
-  return !dirs_.empty() && so.parent_path() == dirs_.back();
-}
+bool PluginRegistry::is_builtin(const fs::path& so) const { return !dirs_.empty() && so.parent_path() == dirs_.back(); }
 
 std::string PluginRegistry::insecure_reason(const fs::path& so) const {
   if (options_.allow_insecure) return "";

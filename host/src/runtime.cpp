@@ -73,7 +73,7 @@ struct Runtime::Impl {
 
   // The parts of run(), in order.
   void start_components();
-  void run_lanes();     // until every sink finished or the drain timed out
+  void run_lanes();  // until every sink finished or the drain timed out
   void release_timers();
   void stop_components();
 };
@@ -86,9 +86,16 @@ constexpr std::chrono::milliseconds kSmallBatchDelay{10};
 
 struct Node final : SourceContext, DispatchHost {
   Node(Runtime::Impl& rt, Component& c, std::size_t lane, asio::io_context& io)
-      : rt(rt), c(c), lane(lane), strand(asio::make_strand(io)), nudge_timer(rt.time.make_timer(strand)), prefix(c.prefix()),
-        in_count(c.counters->get("events_in")), out_count(c.counters->get("events_out")),
-        depth(c.counters->get("queue_depth")), depth_bytes(c.counters->get("queue_bytes")),
+      : rt(rt),
+        c(c),
+        lane(lane),
+        strand(asio::make_strand(io)),
+        nudge_timer(rt.time.make_timer(strand)),
+        prefix(c.prefix()),
+        in_count(c.counters->get("events_in")),
+        out_count(c.counters->get("events_out")),
+        depth(c.counters->get("queue_depth")),
+        depth_bytes(c.counters->get("queue_bytes")),
         depth_peak(c.counters->get("queue_peak")),
         driver(*c.instance, c.inputs.size(), static_cast<std::size_t>(rt.pipeline.runtime.batch_events), *this,
                DispatchCounters{in_count, out_count, c.counters->get("dropped"), c.counters->get("errors"),
@@ -173,7 +180,8 @@ struct Node final : SourceContext, DispatchHost {
   // does, or for kSmallBatchDelay, whichever comes first; it keeps its place in the queue.
   bool deliver(Batch&& b) override {
     if (outputs.empty()) return true;
-    const bool quiet = !b.end_of_stream && b.events.size() * 4 < static_cast<std::size_t>(rt.pipeline.runtime.batch_events);
+    const bool quiet =
+        !b.end_of_stream && b.events.size() * 4 < static_cast<std::size_t>(rt.pipeline.runtime.batch_events);
     auto shared = std::make_shared<Batch>(std::move(b));
     bool room = true;
     for (std::size_t i = 0; i < outputs.size(); ++i) {
@@ -188,9 +196,7 @@ struct Node final : SourceContext, DispatchHost {
     rt.node_failed(*this, call ? std::string(call) + ": " + std::string(message) : std::string(message));
   }
   void sink_finished() override { rt.sink_finished(); }
-  void source_ended() override {
-    cancel_timers();
-  }
+  void source_ended() override { cancel_timers(); }
   void cancel_timers() {
     for (auto& [id, t] : timers) t->cancel();
     timers.clear();
@@ -275,7 +281,7 @@ struct Node final : SourceContext, DispatchHost {
     Timer& t = *timers.emplace(id, rt.time.make_timer(strand)).first->second;
     t.start(delay_ms, [this, id, fn = std::move(fn)] {
       auto it = timers.find(id);
-      if (it == timers.end()) return;  // cancelled
+      if (it == timers.end()) return;     // cancelled
       auto keep = std::move(it->second);  // the timer outlives its own handler
       timers.erase(it);
       if (driver.failed()) return;
@@ -373,7 +379,9 @@ constexpr std::int64_t kStuckGraceMs = 2000;
 class Watchdog {
  public:
   Watchdog(Runtime::Impl& rt, asio::io_context& control)
-      : rt_(rt), drain_timer_(rt.time.make_timer(control.get_executor())), stall_timer_(rt.time.make_timer(control.get_executor())),
+      : rt_(rt),
+        drain_timer_(rt.time.make_timer(control.get_executor())),
+        stall_timer_(rt.time.make_timer(control.get_executor())),
         seen_(rt.nodes.size()) {
     rt_.watchdog = this;
     if (rt_.draining) drain_started();
@@ -396,8 +404,9 @@ class Watchdog {
   void timed_out() {
     if (rt_.stopped) return;
     rt_.drain_timed_out = true;
-    log_line(LogLevel::Error, "[host]",
-             "drain did not finish within " + format_duration(rt_.pipeline.runtime.drain_timeout) + "; stopping anyway");
+    log_line(
+        LogLevel::Error, "[host]",
+        "drain did not finish within " + format_duration(rt_.pipeline.runtime.drain_timeout) + "; stopping anyway");
     rt_.stop_lanes();
     if (rt_.time.is_virtual()) return;
     drain_timer_->start(kStuckGraceMs, [this] {
@@ -407,8 +416,8 @@ class Watchdog {
         if (const char* call = n->driver.current_call()) stuck += (stuck.empty() ? "" : "; ") + describe_call(*n, call);
       clear_status_line();
       log_line(LogLevel::Error, "[host]",
-               (stuck.empty() ? std::string("a component did not return") : stuck) + " " + std::to_string(kStuckGraceMs) +
-                   " ms after the drain timeout; exiting without waiting for it");
+               (stuck.empty() ? std::string("a component did not return") : stuck) + " " +
+                   std::to_string(kStuckGraceMs) + " ms after the drain timeout; exiting without waiting for it");
       std::_Exit(2);
     });
   }
@@ -435,7 +444,8 @@ class Watchdog {
         s.warned = true;
         log_line(LogLevel::Warn, rt_.nodes[i]->prefix,
                  describe_call(*rt_.nodes[i], call) + " for " + format_duration(Duration{now - s.since_ms}) +
-                     " (stall_warning " + format_duration(rt_.pipeline.runtime.stall_warning) + "); the pipeline waits for it");
+                     " (stall_warning " + format_duration(rt_.pipeline.runtime.stall_warning) +
+                     "); the pipeline waits for it");
       }
     }
   }
@@ -456,7 +466,8 @@ class Watchdog {
 void Runtime::Impl::start_drain(const char* why) {
   if (draining.exchange(true)) return;
   if (Watchdog* w = watchdog.load()) asio::post(control.io, [w] { w->drain_started(); });
-  log_line(LogLevel::Info, "[host]", std::string("draining (") + why + "): stopping sources, flushing open windows, committing sinks");
+  log_line(LogLevel::Info, "[host]",
+           std::string("draining (") + why + "): stopping sources, flushing open windows, committing sinks");
   for (auto& n : nodes)
     if (n->kind() == Kind::Source) {
       Node* node = n.get();
@@ -465,7 +476,8 @@ void Runtime::Impl::start_drain(const char* why) {
 }
 
 void Runtime::Impl::node_failed(Node& n, std::string_view message) {
-  log_line(LogLevel::Error, n.prefix, std::string(message) + " (component '" + n.c.spec.name + "' failed; draining the pipeline)");
+  log_line(LogLevel::Error, n.prefix,
+           std::string(message) + " (component '" + n.c.spec.name + "' failed; draining the pipeline)");
   int expected = 0;
   exit_code.compare_exchange_strong(expected, 1);
   start_drain("component failure");
@@ -549,7 +561,11 @@ static std::string describe_placement(const Runtime::Impl& rt) {
 }
 
 Runtime::Impl::Impl(Pipeline& p, RunOptions o)
-    : pipeline(p), options(o), time(o.time ? *o.time : real_time()), lane_of(place_components(p)), lanes(make_lanes(p, lane_of)) {}
+    : pipeline(p),
+      options(o),
+      time(o.time ? *o.time : real_time()),
+      lane_of(place_components(p)),
+      lanes(make_lanes(p, lane_of)) {}
 
 Runtime::Runtime(Pipeline& pipeline, RunOptions options) : impl_(std::make_unique<Impl>(pipeline, options)) {
   auto& rt = *impl_;
@@ -584,8 +600,8 @@ void Runtime::Impl::start_components() {
       Node* node = n.get();
       if (!node->c.pushed.empty())
         log_line(LogLevel::Info, node->prefix,
-                 "pushdown from '" + pipeline.components[node->c.pushed_from].spec.name +
-                     "': only events with " + describe_conditions(node->c.pushed) + " have any effect downstream");
+                 "pushdown from '" + pipeline.components[node->c.pushed_from].spec.name + "': only events with " +
+                     describe_conditions(node->c.pushed) + " have any effect downstream");
       asio::post(node->strand, [node] {
         if (node->rt.draining) return node->driver.source_end_of_stream();
         node->driver.start_source(*node);
@@ -638,8 +654,9 @@ int Runtime::run() {
   {
     std::optional<SignalWatch> signals;
     if (rt.options.handle_signals) signals.emplace(rt, rt.control.io);
-    StatusTicker ticker(rt, report, rt.control.io,
-                        rt.options.status_line ? rt.pipeline.runtime.status_interval.ms : rt.pipeline.runtime.log_interval.ms);
+    StatusTicker ticker(
+        rt, report, rt.control.io,
+        rt.options.status_line ? rt.pipeline.runtime.status_interval.ms : rt.pipeline.runtime.log_interval.ms);
     Watchdog watchdog(rt, rt.control.io);
     if (!rt.time.is_virtual()) control_thread = std::thread([&rt] { rt.control.io.run(); });
     rt.run_lanes();

@@ -11,9 +11,12 @@ namespace {
 
 std::string human_count(double v) {
   char buf[32];
-  if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
-  else if (v >= 1e4) std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  if (v >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  else if (v >= 1e4)
+    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", v);
   return buf;
 }
 
@@ -49,8 +52,10 @@ void StatusReport::tick(bool draining, bool terminal) {
                      human_count(static_cast<double>(t[0])) + " | rows written " + std::to_string(t[2]) + " | alerts " +
                      std::to_string(t[3]);
   if (draining) line += " | draining";
-  if (terminal) set_status_line(line);
-  else log_line(LogLevel::Info, "[host]", "progress: " + line);
+  if (terminal)
+    set_status_line(line);
+  else
+    log_line(LogLevel::Info, "[host]", "progress: " + line);
 }
 
 void StatusReport::summary() const {
@@ -58,7 +63,8 @@ void StatusReport::summary() const {
   const auto t = totals();
   char head[160];
   std::snprintf(head, sizeof head, "summary: %.2f s, %llu events in (%s/s), %llu rows written, %llu alerts", secs,
-                static_cast<unsigned long long>(t[0]), human_count(static_cast<double>(t[0]) / std::max(secs, 1e-3)).c_str(),
+                static_cast<unsigned long long>(t[0]),
+                human_count(static_cast<double>(t[0]) / std::max(secs, 1e-3)).c_str(),
                 static_cast<unsigned long long>(t[2]), static_cast<unsigned long long>(t[3]));
   log_line(LogLevel::Info, "[host]", head);
   for (const auto& c : pipeline_.components) {

@@ -15,10 +15,12 @@ namespace {
 class SystemClock final : public Clock {
  public:
   std::int64_t wall_ms() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
   std::int64_t steady_ms() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 };
 const SystemClock g_system_clock;
@@ -65,7 +67,8 @@ struct VirtualTime::Entry {
 
 class VirtualTimer final : public Timer {
  public:
-  VirtualTimer(VirtualTime& vt, const asio::any_io_executor& ex) : vt_(vt), state_(std::make_shared<VirtualTime::State>()) {
+  VirtualTimer(VirtualTime& vt, const asio::any_io_executor& ex)
+      : vt_(vt), state_(std::make_shared<VirtualTime::State>()) {
     state_->executor = ex;
   }
   ~VirtualTimer() override { cancel(); }
@@ -89,10 +92,13 @@ class VirtualTimer final : public Timer {
   std::shared_ptr<VirtualTime::State> state_;
 };
 
-VirtualTime::VirtualTime(bool auto_advance, std::int64_t wall_start_ms) : auto_advance_(auto_advance), wall_start_ms_(wall_start_ms) {}
+VirtualTime::VirtualTime(bool auto_advance, std::int64_t wall_start_ms)
+    : auto_advance_(auto_advance), wall_start_ms_(wall_start_ms) {}
 VirtualTime::~VirtualTime() = default;
 
-std::unique_ptr<Timer> VirtualTime::make_timer(const asio::any_io_executor& ex) { return std::make_unique<VirtualTimer>(*this, ex); }
+std::unique_ptr<Timer> VirtualTime::make_timer(const asio::any_io_executor& ex) {
+  return std::make_unique<VirtualTimer>(*this, ex);
+}
 
 void VirtualTime::schedule(const std::shared_ptr<State>& state, std::int64_t due, std::uint64_t generation) {
   std::lock_guard lock(mutex_);

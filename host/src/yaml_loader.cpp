@@ -212,8 +212,8 @@ ConfigNode parse_yaml(const std::string& text, const std::string& file, const En
     if (const auto [line, column] = tab_in_indentation(text, at.line > 0 ? at.line : 1 << 30); line > 0) {
       errors.push_back(ConfigError{SourcePos{file, line, column}, "",
                                    "invalid YAML: a tab in the indentation; YAML indents with spaces only, replace "
-                                   "the tab with spaces (the parser said: " + e.msg + " at line " +
-                                       std::to_string(at.line) + ")"});
+                                   "the tab with spaces (the parser said: " +
+                                       e.msg + " at line " + std::to_string(at.line) + ")"});
     } else {
       errors.push_back(ConfigError{at, "", "invalid YAML: " + e.msg});
     }

@@ -24,9 +24,9 @@ bool expand_env(const std::string& text, const EnvLookup& env, std::string& out,
 // KiB, a few hundred values and about six levels deep; the limits are far above that and far
 // below what hurts (a 574-byte alias bomb expanded to 4 GB; 20,000 nested '[' or '(').
 inline constexpr std::size_t kMaxPipelineFileBytes = 4u << 20;  // the file, before parsing
-inline constexpr std::size_t kMaxConfigValues = 100'000;         // values after YAML aliases are expanded
-inline constexpr std::size_t kMaxConfigTextBytes = 16u << 20;    // scalar text after aliases and ${VAR}
-inline constexpr std::size_t kMaxConfigDepth = 64;               // nesting of maps and lists
+inline constexpr std::size_t kMaxConfigValues = 100'000;        // values after YAML aliases are expanded
+inline constexpr std::size_t kMaxConfigTextBytes = 16u << 20;   // scalar text after aliases and ${VAR}
+inline constexpr std::size_t kMaxConfigDepth = 64;              // nesting of maps and lists
 
 // Parses YAML `text` (named `file` in messages). Syntax errors and expansion errors are appended
 // to `errors`; the returned tree holds what could be read. A document past one of the limits

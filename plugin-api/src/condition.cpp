@@ -45,8 +45,9 @@ class Parser {
   [[noreturn]] void fail(const std::string& what, std::size_t offset) const {
     SourcePos p = pos_;
     if (p.line > 0) p.column += static_cast<int>(offset);
-    throw ConfigException(p, "in condition " + quote_value_at(text_, offset) + ": " + what +
-                                 " (expected e.g. 'metrics.waitTime <= 20', 'metadata.queue in [a, b]', 'exists agentId')");
+    throw ConfigException(
+        p, "in condition " + quote_value_at(text_, offset) + ": " + what +
+               " (expected e.g. 'metrics.waitTime <= 20', 'metadata.queue in [a, b]', 'exists agentId')");
   }
   // Words and strings from the text, bounded for a message.
   static std::string shown(const Token& t) {
@@ -75,11 +76,16 @@ class Parser {
         continue;
       }
       const std::size_t start = i;
-      if (c == '(') tokens_.push_back({Token::Kind::LParen, "(", i++});
-      else if (c == ')') tokens_.push_back({Token::Kind::RParen, ")", i++});
-      else if (c == '[') tokens_.push_back({Token::Kind::LBracket, "[", i++});
-      else if (c == ']') tokens_.push_back({Token::Kind::RBracket, "]", i++});
-      else if (c == ',') tokens_.push_back({Token::Kind::Comma, ",", i++});
+      if (c == '(')
+        tokens_.push_back({Token::Kind::LParen, "(", i++});
+      else if (c == ')')
+        tokens_.push_back({Token::Kind::RParen, ")", i++});
+      else if (c == '[')
+        tokens_.push_back({Token::Kind::LBracket, "[", i++});
+      else if (c == ']')
+        tokens_.push_back({Token::Kind::RBracket, "]", i++});
+      else if (c == ',')
+        tokens_.push_back({Token::Kind::Comma, ",", i++});
       else if (c == '\'' || c == '"') {
         const std::size_t close = text_.find(c, i + 1);
         if (close == std::string_view::npos) fail("unterminated string", i);
@@ -99,8 +105,9 @@ class Parser {
         std::string w(text_.substr(start, i - start));
         char* end = nullptr;
         std::strtod(w.c_str(), &end);
-        const bool numeric = !w.empty() && end == w.c_str() + w.size() &&
-                             (std::isdigit(static_cast<unsigned char>(w[0])) || w[0] == '-' || w[0] == '.' || w[0] == '+');
+        const bool numeric =
+            !w.empty() && end == w.c_str() + w.size() &&
+            (std::isdigit(static_cast<unsigned char>(w[0])) || w[0] == '-' || w[0] == '.' || w[0] == '+');
         tokens_.push_back({numeric ? Token::Kind::Number : Token::Kind::Word, w, start});
       }
     }
@@ -179,12 +186,14 @@ class Parser {
         }
         return Value(std::strtod(t.text.c_str(), nullptr));
       }
-      case Token::Kind::String: return Value(t.text);
+      case Token::Kind::String:
+        return Value(t.text);
       case Token::Kind::Word:
         if (t.text == "true") return Value(true);
         if (t.text == "false") return Value(false);
         return Value(t.text);
-      default: fail("expected a value, found " + shown(t), t.offset);
+      default:
+        fail("expected a value, found " + shown(t), t.offset);
     }
   }
   NodePtr parse_comparison() {
@@ -193,12 +202,18 @@ class Parser {
     const Token& t = peek();
     if (t.kind == Token::Kind::Op) {
       next();
-      if (t.text == "==") n->op = Op::Eq;
-      else if (t.text == "!=") n->op = Op::Ne;
-      else if (t.text == "<") n->op = Op::Lt;
-      else if (t.text == "<=") n->op = Op::Le;
-      else if (t.text == ">") n->op = Op::Gt;
-      else n->op = Op::Ge;
+      if (t.text == "==")
+        n->op = Op::Eq;
+      else if (t.text == "!=")
+        n->op = Op::Ne;
+      else if (t.text == "<")
+        n->op = Op::Lt;
+      else if (t.text == "<=")
+        n->op = Op::Le;
+      else if (t.text == ">")
+        n->op = Op::Gt;
+      else
+        n->op = Op::Ge;
       n->values.push_back(constant());
       return n;
     }
@@ -219,8 +234,10 @@ class Parser {
     next();
     while (peek().kind != Token::Kind::RBracket) {
       n->values.push_back(constant());
-      if (peek().kind == Token::Kind::Comma) next();
-      else if (peek().kind != Token::Kind::RBracket) fail("expected ',' or ']' in the list", peek().offset);
+      if (peek().kind == Token::Kind::Comma)
+        next();
+      else if (peek().kind != Token::Kind::RBracket)
+        fail("expected ',' or ']' in the list", peek().offset);
     }
     next();
     return n;
@@ -259,15 +276,20 @@ bool eval(const Condition::Node& n, const Event& e) {
       for (const auto& c : n.children)
         if (eval(*c, e)) return true;
       return false;
-    case Op::Not: return !eval(*n.children[0], e);
-    default: break;
+    case Op::Not:
+      return !eval(*n.children[0], e);
+    default:
+      break;
   }
   const Value* v = e.get(n.field);
   if (v == nullptr || is_null(*v)) return false;
   switch (n.op) {
-    case Op::Exists: return true;
-    case Op::Eq: return compare(*v, n.values[0]) == 0;
-    case Op::Ne: return compare(*v, n.values[0]) != 0;
+    case Op::Exists:
+      return true;
+    case Op::Eq:
+      return compare(*v, n.values[0]) == 0;
+    case Op::Ne:
+      return compare(*v, n.values[0]) != 0;
     case Op::Lt: {
       const int c = compare(*v, n.values[0]);
       return c == -1;
@@ -276,7 +298,8 @@ bool eval(const Condition::Node& n, const Event& e) {
       const int c = compare(*v, n.values[0]);
       return c == -1 || c == 0;
     }
-    case Op::Gt: return compare(*v, n.values[0]) == 1;
+    case Op::Gt:
+      return compare(*v, n.values[0]) == 1;
     case Op::Ge: {
       const int c = compare(*v, n.values[0]);
       return c == 1 || c == 0;
@@ -287,7 +310,8 @@ bool eval(const Condition::Node& n, const Event& e) {
       for (const auto& c : n.values) found = found || compare(*v, c) == 0;
       return n.op == Op::In ? found : !found;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -316,7 +340,8 @@ Condition Condition::parse(std::string_view text, const std::function<FieldId(st
 
 Condition Condition::parse(std::string_view text, Setup& setup, const SourcePos& pos) {
   // Each field the condition names is a declared read (the host finds its position in the text).
-  return parse(text, [&setup](std::string_view f) { return setup.reads(f); }, pos);
+  return parse(
+      text, [&setup](std::string_view f) { return setup.reads(f); }, pos);
 }
 
 bool Condition::matches(const Event& e) const noexcept { return root_ == nullptr || eval(*root_, e); }

@@ -13,9 +13,12 @@ namespace cxflow {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::Source: return "source";
-    case Kind::Transform: return "transform";
-    case Kind::Sink: return "sink";
+    case Kind::Source:
+      return "source";
+    case Kind::Transform:
+      return "transform";
+    case Kind::Sink:
+      return "sink";
   }
   return "?";
 }
@@ -84,18 +87,30 @@ std::vector<std::string> SchemaInfo::key_names() const {
 
 const char* key_type_name(KeyType t) {
   switch (t) {
-    case KeyType::String: return "string";
-    case KeyType::Int: return "integer";
-    case KeyType::Float: return "number";
-    case KeyType::Bool: return "bool";
-    case KeyType::Duration: return "duration";
-    case KeyType::Size: return "size";
-    case KeyType::Enum: return "enum";
-    case KeyType::StringList: return "list<string>";
-    case KeyType::StringMap: return "map<string,string>";
-    case KeyType::Record: return "map";
-    case KeyType::RecordList: return "list<map>";
-    case KeyType::Any: return "any";
+    case KeyType::String:
+      return "string";
+    case KeyType::Int:
+      return "integer";
+    case KeyType::Float:
+      return "number";
+    case KeyType::Bool:
+      return "bool";
+    case KeyType::Duration:
+      return "duration";
+    case KeyType::Size:
+      return "size";
+    case KeyType::Enum:
+      return "enum";
+    case KeyType::StringList:
+      return "list<string>";
+    case KeyType::StringMap:
+      return "map<string,string>";
+    case KeyType::Record:
+      return "map";
+    case KeyType::RecordList:
+      return "list<map>";
+    case KeyType::Any:
+      return "any";
   }
   return "?";
 }
@@ -110,20 +125,26 @@ std::string_view trim(std::string_view s) {
 bool number_and_unit(std::string_view text, double& number, std::string& unit) {
   text = trim(text);
   std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.' || (i == 0 && text[i] == '-'))) ++i;
+  while (i < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.' || (i == 0 && text[i] == '-')))
+    ++i;
   if (i == 0) return false;
   const std::string num(text.substr(0, i));
   char* end = nullptr;
   number = std::strtod(num.c_str(), &end);
   if (end != num.c_str() + num.size() || !std::isfinite(number)) return false;
   unit = std::string(trim(text.substr(i)));
-  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return true;
 }
 std::string shown(const ConfigNode& n, bool secret) { return secret ? kRedacted : quote_value(n.scalar); }
 bool want_scalar(const ConfigNode& n, const BindContext& cx, const char* expected) {
   if (n.is_scalar()) return true;
-  cx.error(n.pos, std::string("expected ") + expected + ", found " + (n.is_map() ? "a map" : n.is_sequence() ? "a list" : "nothing"));
+  cx.error(n.pos, std::string("expected ") + expected + ", found " +
+                      (n.is_map()        ? "a map"
+                       : n.is_sequence() ? "a list"
+                                         : "nothing"));
   return false;
 }
 }  // namespace
@@ -133,13 +154,20 @@ std::optional<Duration> parse_duration(std::string_view text) {
   std::string unit;
   if (!number_and_unit(text, n, unit) || n < 0) return std::nullopt;
   double ms;
-  if (unit.empty() || unit == "s") ms = n * 1000;
-  else if (unit == "ms") ms = n;
-  else if (unit == "us") ms = n / 1000;
-  else if (unit == "m" || unit == "min") ms = n * 60'000;
-  else if (unit == "h") ms = n * 3'600'000;
-  else if (unit == "d") ms = n * 86'400'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    ms = n * 1000;
+  else if (unit == "ms")
+    ms = n;
+  else if (unit == "us")
+    ms = n / 1000;
+  else if (unit == "m" || unit == "min")
+    ms = n * 60'000;
+  else if (unit == "h")
+    ms = n * 3'600'000;
+  else if (unit == "d")
+    ms = n * 86'400'000;
+  else
+    return std::nullopt;
   if (ms > 9e15) return std::nullopt;
   return Duration{static_cast<std::int64_t>(std::llround(ms))};
 }
@@ -158,14 +186,22 @@ std::optional<ByteSize> parse_size(std::string_view text) {
   std::string unit;
   if (!number_and_unit(text, n, unit) || n < 0) return std::nullopt;
   double mult;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "kib" || unit == "k") mult = 1024.0;
-  else if (unit == "mib" || unit == "m") mult = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "g") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "kb") mult = 1e3;
-  else if (unit == "mb") mult = 1e6;
-  else if (unit == "gb") mult = 1e9;
-  else return std::nullopt;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "kib" || unit == "k")
+    mult = 1024.0;
+  else if (unit == "mib" || unit == "m")
+    mult = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "g")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "kb")
+    mult = 1e3;
+  else if (unit == "mb")
+    mult = 1e6;
+  else if (unit == "gb")
+    mult = 1e9;
+  else
+    return std::nullopt;
   return ByteSize{static_cast<std::uint64_t>(std::llround(n * mult))};
 }
 
@@ -210,9 +246,12 @@ void append_escaped(std::string& out, std::string_view v) {
   static const char* hex = "0123456789abcdef";
   for (const char ch : v) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
     else if (c < 0x20 || c == 0x7f) {
       out += "\\x";
       out += hex[c >> 4];
@@ -268,7 +307,8 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
     const std::size_t d = edit_distance(word, c);
     if (d > limit) continue;
     const std::size_t prefix = common_prefix(c);
-    if (best == nullptr || d < best_d || (d == best_d && (prefix > best_prefix || (prefix == best_prefix && c < *best)))) {
+    if (best == nullptr || d < best_d ||
+        (d == best_d && (prefix > best_prefix || (prefix == best_prefix && c < *best)))) {
       best = &c;
       best_d = d;
       best_prefix = prefix;
@@ -438,9 +478,12 @@ std::string format_range_error(const KeyInfo& k, double value, const std::string
   };
   (void)value;
   std::string range;
-  if (k.min && k.max) range = "between " + fmt(*k.min) + " and " + fmt(*k.max);
-  else if (k.min) range = "at least " + fmt(*k.min);
-  else range = "at most " + fmt(*k.max);
+  if (k.min && k.max)
+    range = "between " + fmt(*k.min) + " and " + fmt(*k.max);
+  else if (k.min)
+    range = "at least " + fmt(*k.min);
+  else
+    range = "at most " + fmt(*k.max);
   return "value " + shown_value + " is out of range: must be " + range;
 }
 

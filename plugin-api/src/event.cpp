@@ -12,7 +12,8 @@ std::string to_text(const Value& v) {
     std::string operator()(bool b) const { return b ? "true" : "false"; }
     std::string operator()(std::int64_t i) const { return std::to_string(i); }
     std::string operator()(double d) const {
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<std::int64_t>(d));
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15)
+        return std::to_string(static_cast<std::int64_t>(d));
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.17g", d);
       return buf;

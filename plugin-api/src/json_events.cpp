@@ -33,13 +33,20 @@ namespace od = simdjson::ondemand;
 
 const char* reason(JsonDecodeResult r) noexcept {
   switch (r) {
-    case JsonDecodeResult::ok: return "ok";
-    case JsonDecodeResult::invalid_json: return "invalid_json";
-    case JsonDecodeResult::not_an_object: return "not_an_object";
-    case JsonDecodeResult::missing_timestamp: return "missing_timestamp";
-    case JsonDecodeResult::bad_timestamp: return "bad_timestamp";
-    case JsonDecodeResult::invalid_number: return "invalid_number";
-    case JsonDecodeResult::filtered: return "filtered";
+    case JsonDecodeResult::ok:
+      return "ok";
+    case JsonDecodeResult::invalid_json:
+      return "invalid_json";
+    case JsonDecodeResult::not_an_object:
+      return "not_an_object";
+    case JsonDecodeResult::missing_timestamp:
+      return "missing_timestamp";
+    case JsonDecodeResult::bad_timestamp:
+      return "bad_timestamp";
+    case JsonDecodeResult::invalid_number:
+      return "invalid_number";
+    case JsonDecodeResult::filtered:
+      return "filtered";
   }
   return "unknown";
 }
@@ -149,8 +156,10 @@ bool json_number_syntax(std::string_view t) noexcept {
     return true;
   };
   if (i < t.size() && t[i] == '-') ++i;
-  if (i < t.size() && t[i] == '0') ++i;
-  else if (!run()) return false;
+  if (i < t.size() && t[i] == '0')
+    ++i;
+  else if (!run())
+    return false;
   if (i < t.size() && t[i] == '.') {
     ++i;
     if (!run()) return false;
@@ -172,7 +181,6 @@ std::optional<std::int64_t> parse_epoch_digits(std::string_view s) {
   }
   return v;
 }
-
 
 // ISO 8601 times with the "YYYY-MM-DDTHH:MM:SS" prefix of the previous one (events arrive in
 // order, ~200 per second) reuse its value: only the fraction and the zone are parsed, by the same
@@ -210,7 +218,7 @@ class TimeCache {
 
 struct JsonEventDecoder::Impl {
   JsonDecodeOptions options;
-  std::vector<Node> nodes;        // nodes[0] is the root object
+  std::vector<Node> nodes;          // nodes[0] is the root object
   std::vector<std::uint32_t> seen;  // per node: generation of the last decode that stored it
   std::uint32_t generation = 0;
   std::size_t wanted = 0;
@@ -228,7 +236,7 @@ struct JsonEventDecoder::Impl {
 
   od::parser parser;
   std::unique_ptr<simdjson::dom::parser> dom_parser;  // only for documents that are not objects
-  std::unique_ptr<char[]> padded;  // copy buffer for decode()
+  std::unique_ptr<char[]> padded;                     // copy buffer for decode()
   std::size_t padded_capacity = 0;
   std::string number_text;  // scratch for big numbers
   TimeCache time_cache;
@@ -271,8 +279,8 @@ struct JsonEventDecoder::Impl {
         const auto c = static_cast<unsigned char>(e.segment.empty() ? '"' : e.segment[0]);
         node.first_any[c >> 6] |= 1ull << (c & 63);
         if (e.len <= 16 && e.segment.find_first_of("\"\\") == std::string::npos && node.plain.size() < 255)
-          node.plain.push_back(PlainEdge{e.w0, e.w1, low_bytes(e.len), e.len > 8 ? low_bytes(e.len - 8) : 0, e.len,
-                                         e.node});
+          node.plain.push_back(
+              PlainEdge{e.w0, e.w1, low_bytes(e.len), e.len > 8 ? low_bytes(e.len - 8) : 0, e.len, e.node});
       }
       std::stable_sort(node.plain.begin(), node.plain.end(), [](const PlainEdge& a, const PlainEdge& b) {
         return static_cast<unsigned char>(a.w0) < static_cast<unsigned char>(b.w0);
@@ -521,7 +529,8 @@ struct JsonEventDecoder::Impl {
     }
     if (num.is_int64()) {
       const std::int64_t i = num.get_int64();
-      if (node.is_time) [[unlikely]] time_from_number(static_cast<double>(i));
+      if (node.is_time) [[unlikely]]
+        time_from_number(static_cast<double>(i));
       if (node.field != kNoField) store<std::int64_t>(n, i);
       return JsonDecodeResult::ok;
     }
@@ -530,7 +539,8 @@ struct JsonEventDecoder::Impl {
       detail = "number does not fit a double";
       return JsonDecodeResult::invalid_number;
     }
-    if (node.is_time) [[unlikely]] time_from_number(d);
+    if (node.is_time) [[unlikely]]
+      time_from_number(d);
     if (node.field != kNoField) store<double>(n, d);
     return JsonDecodeResult::ok;
   }
@@ -564,7 +574,8 @@ struct JsonEventDecoder::Impl {
           return JsonDecodeResult::invalid_json;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     return JsonDecodeResult::filtered;
   }
@@ -586,7 +597,8 @@ struct JsonEventDecoder::Impl {
       if (node.field != kNoField) store_string(n, s);
       return JsonDecodeResult::ok;
     }
-    if (node.require >= 0 && type != od::json_type::object) [[unlikely]] return not_a_string(v, type);
+    if (node.require >= 0 && type != od::json_type::object) [[unlikely]]
+      return not_a_string(v, type);
     switch (type) {
       case od::json_type::object: {
         od::object obj;
@@ -635,7 +647,8 @@ struct JsonEventDecoder::Impl {
         if (node.field != kNoField) store<std::monostate>(n);
         return JsonDecodeResult::ok;
       }
-      case od::json_type::string: break;  // handled above
+      case od::json_type::string:
+        break;  // handled above
     }
     return JsonDecodeResult::ok;
   }

@@ -8,15 +8,24 @@ namespace cxflow::normalized {
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> v = {
-      {"eventType", FieldType::String},           {"timestamp", FieldType::Any},
-      {"interactionId", FieldType::String},       {"agentId", FieldType::String},
-      {"metadata.queue", FieldType::String},      {"metadata.skill", FieldType::String},
-      {"metadata.team", FieldType::String},       {"metadata.mediaType", FieldType::String},
-      {"metrics.state", FieldType::String},       {"metrics.reason", FieldType::String},
-      {"metrics.waitTime", FieldType::Number},    {"metrics.handleTime", FieldType::Number},
-      {"metrics.queueLength", FieldType::Number}, {"metrics.agentsAvailable", FieldType::Number},
-      {"metrics.agentsLoggedIn", FieldType::Number}, {"metrics.contactsActive", FieldType::Number},
-      {"metrics.longestWait", FieldType::Number}, {"metrics.serviceLevel", FieldType::Number},
+      {"eventType", FieldType::String},
+      {"timestamp", FieldType::Any},
+      {"interactionId", FieldType::String},
+      {"agentId", FieldType::String},
+      {"metadata.queue", FieldType::String},
+      {"metadata.skill", FieldType::String},
+      {"metadata.team", FieldType::String},
+      {"metadata.mediaType", FieldType::String},
+      {"metrics.state", FieldType::String},
+      {"metrics.reason", FieldType::String},
+      {"metrics.waitTime", FieldType::Number},
+      {"metrics.handleTime", FieldType::Number},
+      {"metrics.queueLength", FieldType::Number},
+      {"metrics.agentsAvailable", FieldType::Number},
+      {"metrics.agentsLoggedIn", FieldType::Number},
+      {"metrics.contactsActive", FieldType::Number},
+      {"metrics.longestWait", FieldType::Number},
+      {"metrics.serviceLevel", FieldType::Number},
   };
   return v;
 }

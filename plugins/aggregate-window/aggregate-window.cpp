@@ -67,8 +67,8 @@ struct AggregateWindow::Window {
     std::vector<Value> values;  // the key values of the first event, for the output
   };
   std::int64_t start_ms = 0;
-  std::vector<Group> groups;      // in order of first appearance
-  std::vector<AccState> states;   // group g owns [g * accs, (g + 1) * accs)
+  std::vector<Group> groups;         // in order of first appearance
+  std::vector<AccState> states;      // group g owns [g * accs, (g + 1) * accs)
   std::vector<std::uint32_t> slots;  // open addressing over groups: index + 1, 0 = empty
 };
 
@@ -80,17 +80,41 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
       flush_on_end_(cfg.flush_on_end),
       window_start_id_(setup.produces("window_start", FieldType::String)),
       window_end_id_(setup.produces("window_end", FieldType::String)),
-      windows_emitted_(&setup.declare_counter({"windows_emitted", CounterKind::Counter, "events", {}, CounterRole::None,
+      windows_emitted_(&setup.declare_counter({"windows_emitted",
+                                               CounterKind::Counter,
+                                               "events",
+                                               {},
+                                               CounterRole::None,
                                                "output events: one per (window, group)"})),
-      late_events_(&setup.declare_counter({"late_events", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+      late_events_(&setup.declare_counter({"late_events",
+                                           CounterKind::Counter,
+                                           "events",
+                                           {},
+                                           CounterRole::Dropped,
                                            "events for a window already closed, dropped"})),
-      groups_overflow_(&setup.declare_counter({"groups_overflow", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+      groups_overflow_(&setup.declare_counter({"groups_overflow",
+                                               CounterKind::Counter,
+                                               "events",
+                                               {},
+                                               CounterRole::Dropped,
                                                "events that would have opened a group over max_groups, dropped"})),
-      non_numeric_(&setup.declare_counter({"non_numeric", CounterKind::Counter, "values", {}, CounterRole::None,
+      non_numeric_(&setup.declare_counter({"non_numeric",
+                                           CounterKind::Counter,
+                                           "values",
+                                           {},
+                                           CounterRole::None,
                                            "values a numeric metric skipped (not a finite number)"})),
-      windows_forced_(&setup.declare_counter({"windows_forced", CounterKind::Counter, "windows", {}, CounterRole::None,
+      windows_forced_(&setup.declare_counter({"windows_forced",
+                                              CounterKind::Counter,
+                                              "windows",
+                                              {},
+                                              CounterRole::None,
                                               "windows closed early to stay within max_open_windows"})),
-      invalid_time_(&setup.declare_counter({"invalid_time", CounterKind::Counter, "events", {}, CounterRole::Dropped,
+      invalid_time_(&setup.declare_counter({"invalid_time",
+                                            CounterKind::Counter,
+                                            "events",
+                                            {},
+                                            CounterRole::Dropped,
                                             "events with a time outside the supported range, dropped"})) {
   qparams_.exact_limit = static_cast<std::size_t>(cfg.percentile_exact_limit);
   qparams_.relative_error = cfg.percentile_relative_error;
@@ -100,9 +124,11 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
 
   std::set<std::string> outputs{"window_start", "window_end"};
   for (const auto& g : cfg.group_by) {
-    if (g.empty()) throw ConfigException({}, "group_by: a field name is empty; list input fields, e.g. [metadata.queue]");
+    if (g.empty())
+      throw ConfigException({}, "group_by: a field name is empty; list input fields, e.g. [metadata.queue]");
     if (g == "window_start" || g == "window_end")
-      throw ConfigException({}, "group_by: '" + g + "' is an output field of aggregate-window; group by an input field");
+      throw ConfigException({},
+                            "group_by: '" + g + "' is an output field of aggregate-window; group by an input field");
     if (!outputs.insert(g).second) throw ConfigException({}, "group_by: field '" + g + "' is listed twice");
     // A group key is read from the input and copied to the output.
     const FieldId id = setup.reads(g);
@@ -112,7 +138,8 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
   }
 
   const ConfigNode& m = cfg.metrics;
-  const char* shape = "expected a map of metric name to expression, e.g. metrics: {contacts: count, aht: avg(metrics.handleTime)}";
+  const char* shape =
+      "expected a map of metric name to expression, e.g. metrics: {contacts: count, aht: avg(metrics.handleTime)}";
   if (!m.is_map()) throw ConfigException(m.pos, std::string("metrics: ") + shape);
   if (m.items.empty()) throw ConfigException(m.pos, std::string("metrics: at least one metric is needed; ") + shape);
   for (std::size_t i = 0; i < m.items.size(); ++i) {
@@ -121,10 +148,12 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
     const ConfigNode& node = m.items[i];
     if (name.empty()) throw ConfigException(key_pos, "metrics: a metric name is empty");
     if (!outputs.insert(name).second) {
-      const bool dup_metric = std::any_of(metrics_.begin(), metrics_.end(), [&](const Metric& x) { return x.name == name; });
+      const bool dup_metric =
+          std::any_of(metrics_.begin(), metrics_.end(), [&](const Metric& x) { return x.name == name; });
       throw ConfigException(key_pos, "metrics." + name + ": " +
                                          (dup_metric ? std::string("duplicate metric name")
-                                                     : "the name is already an output field (window_start, window_end or a group_by field); pick another name"));
+                                                     : "the name is already an output field (window_start, window_end "
+                                                       "or a group_by field); pick another name"));
     }
     if (!node.is_scalar())
       throw ConfigException(node.pos, "metrics." + name + ": expected an expression string; " + kMetricExamples);
@@ -133,14 +162,24 @@ AggregateWindow::AggregateWindow(const AggregateWindowConfig& cfg, Setup& setup)
     Acc acc;
     if (!expr.where.empty()) acc.where = where_for(expr.where, shifted(node.pos, expr.where_offset), name, setup);
     switch (expr.fn) {
-      case Fn::Count: acc.kind = AccKind::Count; break;
+      case Fn::Count:
+        acc.kind = AccKind::Count;
+        break;
       case Fn::Sum:
       case Fn::Avg:
       case Fn::Min:
-      case Fn::Max: acc.kind = AccKind::Numeric; break;
-      case Fn::Percentile: acc.kind = AccKind::Quantiles; break;
-      case Fn::CountDistinct: acc.kind = AccKind::Distinct; break;
-      case Fn::Ratio: acc.kind = AccKind::Ratio; break;
+      case Fn::Max:
+        acc.kind = AccKind::Numeric;
+        break;
+      case Fn::Percentile:
+        acc.kind = AccKind::Quantiles;
+        break;
+      case Fn::CountDistinct:
+        acc.kind = AccKind::Distinct;
+        break;
+      case Fn::Ratio:
+        acc.kind = AccKind::Ratio;
+        break;
     }
     if (!expr.field.empty()) {
       // count_distinct counts any values; the other functions of a field need numbers.
@@ -321,7 +360,9 @@ void AggregateWindow::process(const Batch& in, Emitter& out) {
       if (acc.where >= 0 && where_ok_[static_cast<std::size_t>(acc.where)] == 0) continue;
       AccState& st = states[a];
       switch (acc.kind) {
-        case AccKind::Count: ++st.n; break;
+        case AccKind::Count:
+          ++st.n;
+          break;
         case AccKind::Ratio:
           ++st.n;
           if (acc.ratio.matches(e)) ++st.hits;
@@ -379,11 +420,11 @@ void AggregateWindow::warn_overflow() {
   if (overflow_warned_ && now - last_overflow_warn_ms_ < kOverflowWarnIntervalMs) return;
   overflow_warned_ = true;
   last_overflow_warn_ms_ = now;
-  const std::string msg = "groups_overflow: " + std::to_string(overflow_unreported_) +
-                          " event(s) of new groups dropped (window " + format_iso8601_ms(overflow_window_ms_) +
-                          " and others since the last warning) because a window already holds max_groups=" +
-                          std::to_string(max_groups_) +
-                          " groups; raise max_groups or group by fewer/coarser fields (at most one warning a minute)";
+  const std::string msg =
+      "groups_overflow: " + std::to_string(overflow_unreported_) + " event(s) of new groups dropped (window " +
+      format_iso8601_ms(overflow_window_ms_) +
+      " and others since the last warning) because a window already holds max_groups=" + std::to_string(max_groups_) +
+      " groups; raise max_groups or group by fewer/coarser fields (at most one warning a minute)";
   overflow_unreported_ = 0;
   if (ctx_ != nullptr) ctx_->log(LogLevel::Warn, msg);
 }
@@ -400,8 +441,12 @@ void AggregateWindow::metric_value(const Metric& m, AccState& st, Value& v) {
   // Leaves v null when the metric has no value (avg/min/max/pNN without values, ratio with an
   // empty denominator).
   switch (m.fn) {
-    case Fn::Count: v = st.n; break;
-    case Fn::Sum: v = st.sum; break;
+    case Fn::Count:
+      v = st.n;
+      break;
+    case Fn::Sum:
+      v = st.sum;
+      break;
     case Fn::Avg:
       if (st.n > 0) v = st.sum / static_cast<double>(st.n);
       break;
@@ -411,7 +456,9 @@ void AggregateWindow::metric_value(const Metric& m, AccState& st, Value& v) {
     case Fn::Max:
       if (st.n > 0) v = st.max;
       break;
-    case Fn::CountDistinct: v = static_cast<std::int64_t>(st.distinct ? st.distinct->estimate(dparams_) : 0); break;
+    case Fn::CountDistinct:
+      v = static_cast<std::int64_t>(st.distinct ? st.distinct->estimate(dparams_) : 0);
+      break;
     case Fn::Percentile:
       if (st.quantiles && st.quantiles->count() > 0) v = st.quantiles->percentile(m.percentile, qparams_);
       break;
@@ -433,7 +480,8 @@ void AggregateWindow::emit_window(Window& w, Emitter& out) {
     e.fields.reserve(2 + group_ids_.size() + metrics_.size());
     e.fields.push_back(FieldValue{window_start_id_, Value(start_text)});
     e.fields.push_back(FieldValue{window_end_id_, Value(end_text)});
-    for (std::size_t k = 0; k < group_ids_.size(); ++k) e.fields.push_back(FieldValue{group_ids_[k], std::move(group.values[k])});
+    for (std::size_t k = 0; k < group_ids_.size(); ++k)
+      e.fields.push_back(FieldValue{group_ids_[k], std::move(group.values[k])});
     for (const Metric& m : metrics_) {
       e.fields.push_back(FieldValue{m.out, Value{}});
       metric_value(m, states[m.acc], e.fields.back().value);
@@ -455,8 +503,8 @@ void AggregateWindow::on_end_of_stream(Emitter& out) {
     return;
   }
   if (!open_.empty() && ctx_ != nullptr)
-    ctx_->log(LogLevel::Info, "end of stream: " + std::to_string(open_.size()) +
-                                  " open window(s) discarded (flush_on_end: false)");
+    ctx_->log(LogLevel::Info,
+              "end of stream: " + std::to_string(open_.size()) + " open window(s) discarded (flush_on_end: false)");
   open_.clear();
   current_ = nullptr;
 }

@@ -13,14 +13,22 @@ const char* const kMetricExamples =
 
 const char* fn_name(Fn fn) {
   switch (fn) {
-    case Fn::Count: return "count";
-    case Fn::Sum: return "sum";
-    case Fn::Avg: return "avg";
-    case Fn::Min: return "min";
-    case Fn::Max: return "max";
-    case Fn::CountDistinct: return "count_distinct";
-    case Fn::Percentile: return "pNN";
-    case Fn::Ratio: return "ratio";
+    case Fn::Count:
+      return "count";
+    case Fn::Sum:
+      return "sum";
+    case Fn::Avg:
+      return "avg";
+    case Fn::Min:
+      return "min";
+    case Fn::Max:
+      return "max";
+    case Fn::CountDistinct:
+      return "count_distinct";
+    case Fn::Percentile:
+      return "pNN";
+    case Fn::Ratio:
+      return "ratio";
   }
   return "?";
 }
@@ -54,10 +62,16 @@ class Parser {
       m.fn = Fn::Count;
       skip_spaces();
       if (i_ < text_.size() && text_[i_] == '(')
-        fail("'count' takes no argument: write 'count' for every event, or 'count where exists f' for events that have f",
-             i_);
+        fail(
+            "'count' takes no argument: write 'count' for every event, or 'count where exists f' for events that have "
+            "f",
+            i_);
     } else if (fn == "sum" || fn == "avg" || fn == "min" || fn == "max" || fn == "count_distinct") {
-      m.fn = fn == "sum" ? Fn::Sum : fn == "avg" ? Fn::Avg : fn == "min" ? Fn::Min : fn == "max" ? Fn::Max : Fn::CountDistinct;
+      m.fn = fn == "sum"   ? Fn::Sum
+             : fn == "avg" ? Fn::Avg
+             : fn == "min" ? Fn::Min
+             : fn == "max" ? Fn::Max
+                           : Fn::CountDistinct;
       m.field = field_argument(fn);
     } else if (fn == "ratio") {
       m.fn = Fn::Ratio;
@@ -65,18 +79,26 @@ class Parser {
       if (trim(inner).empty()) fail("'ratio' needs a condition, e.g. ratio(metrics.waitTime <= 20)", offset);
       m.ratio_condition = std::string(inner);
       m.ratio_offset = offset;
-    } else if (fn.size() > 1 && fn[0] == 'p' && (std::isdigit(static_cast<unsigned char>(fn[1])) != 0 || fn[1] == '.')) {
+    } else if (fn.size() > 1 && fn[0] == 'p' &&
+               (std::isdigit(static_cast<unsigned char>(fn[1])) != 0 || fn[1] == '.')) {
       m.fn = Fn::Percentile;
       m.percentile = percentile(fn, fn_start);
       m.field = field_argument(fn);
     } else {
       std::string msg = "unknown function " + quote_value(fn);
       // Names users bring from SQL, PromQL or spreadsheets, then the closest spelling.
-      static const std::vector<std::pair<std::string, std::string>> aliases{
-          {"median", "p50"},   {"average", "avg"},  {"mean", "avg"},         {"total", "sum"},
-          {"minimum", "min"},  {"maximum", "max"},  {"distinct", "count_distinct"},
-          {"unique", "count_distinct"}, {"count_unique", "count_distinct"}, {"cardinality", "count_distinct"},
-          {"rate", "ratio"},   {"fraction", "ratio"}};
+      static const std::vector<std::pair<std::string, std::string>> aliases{{"median", "p50"},
+                                                                            {"average", "avg"},
+                                                                            {"mean", "avg"},
+                                                                            {"total", "sum"},
+                                                                            {"minimum", "min"},
+                                                                            {"maximum", "max"},
+                                                                            {"distinct", "count_distinct"},
+                                                                            {"unique", "count_distinct"},
+                                                                            {"count_unique", "count_distinct"},
+                                                                            {"cardinality", "count_distinct"},
+                                                                            {"rate", "ratio"},
+                                                                            {"fraction", "ratio"}};
       std::string alias_of;
       for (const auto& [alias, name] : aliases)
         if (fn == alias) alias_of = name;
@@ -163,11 +185,13 @@ class Parser {
     const std::string digits = fn.substr(1);
     char* end = nullptr;
     const double q = std::strtod(digits.c_str(), &end);
-    const bool number = end == digits.c_str() + digits.size() &&
-                        digits.find_first_not_of("0123456789.") == std::string::npos;
+    const bool number =
+        end == digits.c_str() + digits.size() && digits.find_first_not_of("0123456789.") == std::string::npos;
     if (!number) fail(quote_value(fn) + " is not a percentile; write pNN with 0 < NN <= 100, e.g. p50, p90, p99.9", at);
     if (!(q > 0.0 && q <= 100.0))
-      fail("percentile " + quote_value(fn) + " is out of range: it must be above 0 and at most 100 (e.g. p50, p90, p99.9)", at);
+      fail("percentile " + quote_value(fn) +
+               " is out of range: it must be above 0 and at most 100 (e.g. p50, p90, p99.9)",
+           at);
     const double e4 = q * 10000.0;
     if (std::fabs(e4 - std::round(e4)) > 1e-6)
       fail("percentile " + quote_value(fn) + " has too many decimals (at most 4, e.g. p99.99)", at);

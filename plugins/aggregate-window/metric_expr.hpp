@@ -22,11 +22,11 @@ const char* fn_name(Fn fn);
 
 struct MetricExpr {
   Fn fn = Fn::Count;
-  std::string field;               // sum/avg/min/max/count_distinct/pNN
-  PercentileE4 percentile = 0;     // pNN, in units of 1e-4 percent (p99.9 -> 999000)
-  std::string ratio_condition;     // ratio(...)
-  std::size_t ratio_offset = 0;    // where ratio_condition starts in the expression
-  std::string where;               // "" = every event
+  std::string field;             // sum/avg/min/max/count_distinct/pNN
+  PercentileE4 percentile = 0;   // pNN, in units of 1e-4 percent (p99.9 -> 999000)
+  std::string ratio_condition;   // ratio(...)
+  std::size_t ratio_offset = 0;  // where ratio_condition starts in the expression
+  std::string where;             // "" = every event
   std::size_t where_offset = 0;
 };
 

@@ -111,7 +111,9 @@ double Quantiles::percentile(PercentileE4 q, const QuantileParams& p) {
     }
     return values_[rank - 1];
   }
-  auto value_of = [&](std::int64_t index) { return 2.0 * std::exp(static_cast<double>(index) * p.log_gamma) / (p.gamma + 1.0); };
+  auto value_of = [&](std::int64_t index) {
+    return 2.0 * std::exp(static_cast<double>(index) * p.log_gamma) / (p.gamma + 1.0);
+  };
   std::uint64_t seen = 0;
   const auto& neg = sketch_->negative.counts;
   for (std::size_t i = neg.size(); i-- > 0;) {

@@ -23,14 +23,14 @@ std::uint64_t hash_bytes(std::string_view bytes) noexcept;
 // ---- Quantiles ----------------------------------------------------------------------------------
 
 struct QuantileParams {
-  std::size_t exact_limit = 1000;   // values kept exactly before switching to the sketch
-  double relative_error = 0.01;     // alpha of the log buckets
-  std::size_t max_buckets = 2048;   // per sign; beyond it the smallest-magnitude buckets collapse
+  std::size_t exact_limit = 1000;  // values kept exactly before switching to the sketch
+  double relative_error = 0.01;    // alpha of the log buckets
+  std::size_t max_buckets = 2048;  // per sign; beyond it the smallest-magnitude buckets collapse
 
   // Derived (call init() after changing the fields above).
   double gamma = 0;
   double log_gamma = 0;
-  double min_indexable = 1e-9;      // |v| below this counts as zero
+  double min_indexable = 1e-9;  // |v| below this counts as zero
   void init();
 };
 

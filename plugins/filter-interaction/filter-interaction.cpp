@@ -7,11 +7,14 @@ namespace cxflow::filter {
 namespace {
 // filtered{reason=event_type|state|where|matched}: events this filter discarded, by the criterion.
 CounterSpec dropped_spec(const char* reason) {
-  return CounterSpec{"filtered", CounterKind::Counter, "events", {{"reason", reason}}, CounterRole::Dropped,
+  return CounterSpec{"filtered",
+                     CounterKind::Counter,
+                     "events",
+                     {{"reason", reason}},
+                     CounterRole::Dropped,
                      "events discarded, by the criterion that failed (matched: dropped by invert)"};
 }
 }  // namespace
-
 
 FilterInteraction::FilterInteraction(const Config& c, Setup& setup)
     : event_types_(c.event_types),
@@ -40,8 +43,8 @@ FilterInteraction::FilterInteraction(const Config& c, Setup& setup)
     if (!states_.empty()) setup.promise_keep_only(KeepCondition{"metrics.state", states_});
   }
   if (event_types_.empty() && states_.empty() && where_.empty())
-    setup.log(LogLevel::Warn, std::string("no event_types, states or where given: every event ") +
-                                  (invert_ ? "is dropped" : "passes"));
+    setup.log(LogLevel::Warn,
+              std::string("no event_types, states or where given: every event ") + (invert_ ? "is dropped" : "passes"));
 }
 
 bool FilterInteraction::in_list(const Value* v, const std::vector<std::string>& list) noexcept {

@@ -25,7 +25,6 @@ struct Config {
   bool invert = false;
 };
 
-
 class FilterInteraction final : public Transform {
  public:
   FilterInteraction(const Config& config, Setup& setup);

@@ -11,20 +11,28 @@ namespace cxflow::alerts {
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::Ok: return "ok";
-    case Level::Warning: return "warning";
-    case Level::Critical: return "critical";
+    case Level::Ok:
+      return "ok";
+    case Level::Warning:
+      return "warning";
+    case Level::Critical:
+      return "critical";
   }
   return "ok";
 }
 
 const char* change_name(Change c) {
   switch (c) {
-    case Change::Firing: return "firing";
-    case Change::Escalated: return "escalated";
-    case Change::Deescalated: return "deescalated";
-    case Change::Repeat: return "repeat";
-    case Change::Resolved: return "resolved";
+    case Change::Firing:
+      return "firing";
+    case Change::Escalated:
+      return "escalated";
+    case Change::Deescalated:
+      return "deescalated";
+    case Change::Repeat:
+      return "repeat";
+    case Change::Resolved:
+      return "resolved";
   }
   return "firing";
 }
@@ -89,10 +97,12 @@ std::string log_line(const Notification& n) {
 std::string to_json(const Notification& n) { return as_json(n).dump(); }
 
 std::string check_template(const std::string& tmpl) {
-  static const char* const known[] = {"json",  "state",     "rule",         "metric",       "direction",
-                                      "group", "group_fields", "severity", "previous_severity", "value",
-                                      "threshold", "window_start", "window_end", "timestamp", "since",
-                                      "no_data",   "message"};
+  static const char* const known[] = {"json",         "state",     "rule",
+                                      "metric",       "direction", "group",
+                                      "group_fields", "severity",  "previous_severity",
+                                      "value",        "threshold", "window_start",
+                                      "window_end",   "timestamp", "since",
+                                      "no_data",      "message"};
   std::size_t i = 0;
   while ((i = tmpl.find("{{", i)) != std::string::npos) {
     const auto close = tmpl.find("}}", i + 2);

@@ -70,7 +70,8 @@ Schema<RuleConfig> rule_schema() {
         "A firing group that stops producing windows (or whose metric is null): resolve = notify 'resolved' "
         "(no_data) after missing_windows windows; hold = stay firing until data returns")
       .def("resolve")
-      .one_of(std::vector<std::pair<std::string, OnMissing>>{{"resolve", OnMissing::Resolve}, {"hold", OnMissing::Hold}});
+      .one_of(
+          std::vector<std::pair<std::string, OnMissing>>{{"resolve", OnMissing::Resolve}, {"hold", OnMissing::Hold}});
   s.key("missing_windows", &RuleConfig::missing_windows,
         "How many whole windows without a value resolve a firing group (on_missing: resolve)")
       .def("3")

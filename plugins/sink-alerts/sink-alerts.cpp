@@ -40,12 +40,15 @@ std::string check_rule(const RuleConfig& r) {
   const bool has_above = given(r.above.warning) || given(r.above.critical);
   const bool has_below = given(r.below.warning) || given(r.below.critical);
   if (has_above == has_below)
-    return has_above ? "give either 'above' or 'below', not both (write two rules for a band)"
-                     : "give a threshold: 'above: {warning: N}' or 'below: {warning: N}' (with warning and/or critical)";
+    return has_above
+               ? "give either 'above' or 'below', not both (write two rules for a band)"
+               : "give a threshold: 'above: {warning: N}' or 'below: {warning: N}' (with warning and/or critical)";
   if (has_above && given(r.above.warning) && given(r.above.critical) && r.above.critical < r.above.warning)
-    return "above.critical (" + num(r.above.critical) + ") must not be below above.warning (" + num(r.above.warning) + ")";
+    return "above.critical (" + num(r.above.critical) + ") must not be below above.warning (" + num(r.above.warning) +
+           ")";
   if (has_below && given(r.below.warning) && given(r.below.critical) && r.below.critical > r.below.warning)
-    return "below.critical (" + num(r.below.critical) + ") must not be above below.warning (" + num(r.below.warning) + ")";
+    return "below.critical (" + num(r.below.critical) + ") must not be above below.warning (" + num(r.below.warning) +
+           ")";
   return "";
 }
 
@@ -53,20 +56,46 @@ AlertSink::AlertSink(const Config& cfg, Setup& setup)
     : cfg_(cfg),
       window_start_id_(setup.reads_if_present("window_start")),
       window_end_id_(setup.reads_if_present("window_end")),
-      alerts_(setup.declare_counter({"alerts", CounterKind::Counter, "notifications", {}, CounterRole::Alerts,
+      alerts_(setup.declare_counter({"alerts",
+                                     CounterKind::Counter,
+                                     "notifications",
+                                     {},
+                                     CounterRole::Alerts,
                                      "alert notifications raised (firing, escalated, resolved, repeated)"})),
-      windows_(setup.declare_counter({"windows_evaluated", CounterKind::Counter, "events", {}, CounterRole::None,
+      windows_(setup.declare_counter({"windows_evaluated",
+                                      CounterKind::Counter,
+                                      "events",
+                                      {},
+                                      CounterRole::None,
                                       "window events evaluated against the rules"})),
-      no_value_(setup.declare_counter({"no_value", CounterKind::Counter, "evaluations", {}, CounterRole::None,
+      no_value_(setup.declare_counter({"no_value",
+                                       CounterKind::Counter,
+                                       "evaluations",
+                                       {},
+                                       CounterRole::None,
                                        "rule evaluations skipped: the metric was missing or not a number"})),
-      stale_(setup.declare_counter({"stale_windows", CounterKind::Counter, "evaluations", {}, CounterRole::Dropped,
-                                    "rule evaluations of a window already evaluated (replayed or out of order), skipped"})),
-      groups_dropped_(setup.declare_counter({"groups_dropped", CounterKind::Counter, "evaluations", {}, CounterRole::Dropped,
+      stale_(setup.declare_counter(
+          {"stale_windows",
+           CounterKind::Counter,
+           "evaluations",
+           {},
+           CounterRole::Dropped,
+           "rule evaluations of a window already evaluated (replayed or out of order), skipped"})),
+      groups_dropped_(setup.declare_counter({"groups_dropped",
+                                             CounterKind::Counter,
+                                             "evaluations",
+                                             {},
+                                             CounterRole::Dropped,
                                              "rule evaluations of a new group over max_groups, skipped"})),
       // Alert rows, not data rows: counted under alerts by the host, so no rows_committed role.
-      rows_written_(setup.declare_counter({"rows_written", CounterKind::Counter, "rows", {}, CounterRole::None,
+      rows_written_(setup.declare_counter({"rows_written",
+                                           CounterKind::Counter,
+                                           "rows",
+                                           {},
+                                           CounterRole::None,
                                            "alert rows written to the sqlite table"})) {
-  if (cfg_.rules.empty()) throw ConfigException({}, "rules: give at least one rule, e.g. {metric: avg_wait_time, above: {warning: 90}}");
+  if (cfg_.rules.empty())
+    throw ConfigException({}, "rules: give at least one rule, e.g. {metric: avg_wait_time, above: {warning: 90}}");
   for (const auto& g : cfg_.group_by) {
     if (g.empty()) throw ConfigException({}, "group_by: empty field name");
     group_ids_.push_back(setup.reads(g));
@@ -82,7 +111,8 @@ AlertSink::AlertSink(const Config& cfg, Setup& setup)
     const ThresholdConfig& t = r.above ? r.cfg.above : r.cfg.below;
     r.warning = t.warning;
     r.critical = t.critical;
-    if (r.above && !given(r.critical) && given(r.warning) && t.critical_factor > 0) r.critical = r.warning * t.critical_factor;
+    if (r.above && !given(r.critical) && given(r.warning) && t.critical_factor > 0)
+      r.critical = r.warning * t.critical_factor;
     if (r.cfg.name.empty()) r.cfg.name = r.cfg.metric + (r.above ? "_above" : "_below");
     for (const auto& other : rules_)
       if (other.cfg.name == r.cfg.name)
@@ -107,14 +137,30 @@ AlertSink::AlertSink(const Config& cfg, Setup& setup)
     try {
       webhooks_.push_back(std::make_unique<Webhook>(
           w, where,
-          WebhookCounters{setup.declare_counter({"webhook_sent", CounterKind::Counter, "requests", {}, CounterRole::None,
+          WebhookCounters{setup.declare_counter({"webhook_sent",
+                                                 CounterKind::Counter,
+                                                 "requests",
+                                                 {},
+                                                 CounterRole::None,
                                                  "webhook notifications delivered"}),
-                          setup.declare_counter({"webhook_retries", CounterKind::Counter, "requests", {},
-                                                 CounterRole::Retries, "webhook requests retried"}),
-                          setup.declare_counter({"webhook_failed", CounterKind::Counter, "notifications", {},
-                                                 CounterRole::Errors, "webhook notifications given up on"}),
-                          setup.declare_counter({"webhook_dropped", CounterKind::Counter, "notifications", {},
-                                                 CounterRole::Dropped, "webhook notifications dropped (queue full)"})},
+                          setup.declare_counter({"webhook_retries",
+                                                 CounterKind::Counter,
+                                                 "requests",
+                                                 {},
+                                                 CounterRole::Retries,
+                                                 "webhook requests retried"}),
+                          setup.declare_counter({"webhook_failed",
+                                                 CounterKind::Counter,
+                                                 "notifications",
+                                                 {},
+                                                 CounterRole::Errors,
+                                                 "webhook notifications given up on"}),
+                          setup.declare_counter({"webhook_dropped",
+                                                 CounterKind::Counter,
+                                                 "notifications",
+                                                 {},
+                                                 CounterRole::Dropped,
+                                                 "webhook notifications dropped (queue full)"})},
           worker_logs_));
     } catch (const std::invalid_argument& e) {
       throw ConfigException({}, where + ".url: " + e.what());
@@ -301,8 +347,10 @@ void AlertSink::evaluate(Rule& r, const std::string& key, const Event& e, double
     return;
   }
   Level held = Level::Ok;
-  if (holds(r, value, r.critical)) held = Level::Critical;
-  else if (holds(r, value, r.warning)) held = Level::Warning;
+  if (holds(r, value, r.critical))
+    held = Level::Critical;
+  else if (holds(r, value, r.warning))
+    held = Level::Warning;
   const Level next = std::max(raw, std::min(now, held));
   if (next == Level::Ok) {
     st.level = Level::Ok;
@@ -356,9 +404,10 @@ void AlertSink::notify(Rule& r, AlertState& st, Change change, Level severity, L
       std::size_t vstart = st.group.find(prefix, pos);
       if (vstart == std::string::npos) break;
       vstart += prefix.size();
-      std::size_t vend = k + 1 < group_names_.size() ? st.group.find(", " + group_names_[k + 1] + "=", vstart)
-                                                     : std::string::npos;
-      n.group_fields.emplace_back(group_names_[k], st.group.substr(vstart, vend == std::string::npos ? vend : vend - vstart));
+      std::size_t vend =
+          k + 1 < group_names_.size() ? st.group.find(", " + group_names_[k + 1] + "=", vstart) : std::string::npos;
+      n.group_fields.emplace_back(group_names_[k],
+                                  st.group.substr(vstart, vend == std::string::npos ? vend : vend - vstart));
       pos = vend == std::string::npos ? st.group.size() : vend;
     }
   }
@@ -374,7 +423,8 @@ void AlertSink::notify(Rule& r, AlertState& st, Change change, Level severity, L
 
   const std::string rel = r.above ? "above" : "below";
   const std::string back = r.above ? "back below" : "back above";
-  const std::string head = "[" + upper(change == Change::Resolved ? "resolved" : level_name(severity)) + "] " + n.rule + ": ";
+  const std::string head =
+      "[" + upper(change == Change::Resolved ? "resolved" : level_name(severity)) + "] " + n.rule + ": ";
   const std::string what = n.metric + " = " + num(value);
   const std::string margin = r.cfg.hysteresis > 0 ? " (hysteresis " + num(r.cfg.hysteresis) + ")" : "";
   const std::string tail = " for " + n.group + ", window " + window_text(start_ms, end_ms);
@@ -408,7 +458,8 @@ void AlertSink::notify(Rule& r, AlertState& st, Change change, Level severity, L
   alerts_.add();
 
   if (cfg_.log && ctx_) {
-    const LogLevel level = change == Change::Resolved || change == Change::Deescalated ? LogLevel::Info : LogLevel::Warn;
+    const LogLevel level =
+        change == Change::Resolved || change == Change::Deescalated ? LogLevel::Info : LogLevel::Warn;
     ctx_->log(level, log_line(n));
   }
   if (store_) store_->add_alert(n);

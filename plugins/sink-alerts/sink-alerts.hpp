@@ -52,7 +52,7 @@ struct SqliteConfig {
   std::string table = "alerts";
   std::string state_table;  // default <table>_state
   Duration busy_timeout{5000};
-  int lock_retries = 5;            // the retry policy of cxflow-sqlite, keys as in sink-sqlite
+  int lock_retries = 5;  // the retry policy of cxflow-sqlite, keys as in sink-sqlite
   Duration lock_retry_backoff{200};
   bool uri = false;  // let SQLite interpret a file: URI path
 };
@@ -142,7 +142,7 @@ std::string check_template(const std::string& tmpl);
 
 struct AlertState {
   Level level = Level::Ok;
-  std::int64_t consecutive = 0;       // consecutive breaching windows while Ok (for: N)
+  std::int64_t consecutive = 0;  // consecutive breaching windows while Ok (for: N)
   std::int64_t last_start_ms = std::numeric_limits<std::int64_t>::min();
   std::int64_t last_end_ms = std::numeric_limits<std::int64_t>::min();
   std::int64_t window_ms = 0;
@@ -160,7 +160,7 @@ struct Rule {
   RuleConfig cfg;
   FieldId metric = kNoField;
   bool above = true;
-  double warning = kUnset;   // NaN = no such level
+  double warning = kUnset;  // NaN = no such level
   double critical = kUnset;
   Condition where;
   std::unordered_map<std::string, AlertState> states;  // group key -> state
@@ -181,9 +181,9 @@ class AlertSink final : public Sink {
   void evaluate(Rule& rule, const std::string& key, const Event& e, double value, std::int64_t start_ms,
                 std::int64_t end_ms);
   void check_missing();
-  void notify(Rule& rule, AlertState& st, Change change, Level severity, Level previous, double value,
-              double threshold, std::int64_t start_ms, std::int64_t end_ms);
-  void flush();             // store + worker logs
+  void notify(Rule& rule, AlertState& st, Change change, Level severity, Level previous, double value, double threshold,
+              std::int64_t start_ms, std::int64_t end_ms);
+  void flush();  // store + worker logs
   void drain_worker_logs();
   void schedule_log_drain();
   std::int64_t window_end_of(const Event& e);
@@ -204,7 +204,7 @@ class AlertSink final : public Sink {
   LogQueue worker_logs_;  // before webhooks_: they log into it until they are destroyed
   std::unique_ptr<Store> store_;
   std::vector<std::unique_ptr<Webhook>> webhooks_;
-    std::int64_t max_end_seen_ = std::numeric_limits<std::int64_t>::min();
+  std::int64_t max_end_seen_ = std::numeric_limits<std::int64_t>::min();
   std::int64_t watermark_ms_ = std::numeric_limits<std::int64_t>::min();
   std::string cached_end_text_;
   std::int64_t cached_end_ms_ = 0;

@@ -22,11 +22,16 @@ Level level_from(const std::string& s) {
 
 std::string hint(int rc) {
   switch (sqlite::primary(rc)) {
-    case SQLITE_FULL: return "; the disk is full (the alerts are kept in memory and retried at the next commit)";
-    case SQLITE_READONLY: return "; the database is read-only: check the permissions of the file and its folder";
-    case SQLITE_CANTOPEN: return "; check that the folder exists and is writable";
-    case SQLITE_NOTADB: return "; the file is not an SQLite database";
-    default: return "";
+    case SQLITE_FULL:
+      return "; the disk is full (the alerts are kept in memory and retried at the next commit)";
+    case SQLITE_READONLY:
+      return "; the database is read-only: check the permissions of the file and its folder";
+    case SQLITE_CANTOPEN:
+      return "; check that the folder exists and is writable";
+    case SQLITE_NOTADB:
+      return "; the file is not an SQLite database";
+    default:
+      return "";
   }
 }
 
@@ -39,8 +44,10 @@ Store::Store(const SqliteConfig& cfg) : cfg_(cfg) {
 Store::~Store() = default;
 
 sqlite::RetryPolicy Store::retry_policy() const {
-  return {.busy_timeout_ms = cfg_.busy_timeout.ms, .retries = cfg_.lock_retries,
-          .backoff_ms = cfg_.lock_retry_backoff.ms, .max_backoff_ms = 30'000};
+  return {.busy_timeout_ms = cfg_.busy_timeout.ms,
+          .retries = cfg_.lock_retries,
+          .backoff_ms = cfg_.lock_retry_backoff.ms,
+          .max_backoff_ms = 30'000};
 }
 
 void Store::fail(const std::string& what, int rc) {
@@ -75,11 +82,12 @@ void Store::connect() {
   exec("PRAGMA journal_mode=WAL", "switching to WAL");
   exec("PRAGMA synchronous=NORMAL", "setting synchronous");
   const std::string t = sqlite::quote_identifier(cfg_.table);
-  exec("CREATE TABLE IF NOT EXISTS " + t +
-           " (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, "
-           "threshold REAL NOT NULL, severity TEXT NOT NULL, rule TEXT, group_key TEXT, state TEXT, window_start TEXT, "
-           "window_end TEXT, message TEXT)",
-       "creating the alerts table");
+  exec(
+      "CREATE TABLE IF NOT EXISTS " + t +
+          " (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, "
+          "threshold REAL NOT NULL, severity TEXT NOT NULL, rule TEXT, group_key TEXT, state TEXT, window_start TEXT, "
+          "window_end TEXT, message TEXT)",
+      "creating the alerts table");
   // An existing table (the seed's) must have the seed's columns; our extra columns are added.
   std::set<std::string> have;
   {
@@ -161,8 +169,8 @@ void Store::put_state(const std::string& rule, const std::string& key, const Ale
 void Store::erase_state(const std::string& rule, const std::string& key) { erased_.emplace_back(rule, key); }
 
 // As in sink-sqlite: a deleted (or replaced) database file is recreated (reopened) with the
-// tables, loudly; a deleted file's orphaned -wal/-shm go first. Alert state already stored there is lost with the file: after a
-// restart, groups that were firing then may fire again.
+// tables, loudly; a deleted file's orphaned -wal/-shm go first. Alert state already stored there is lost with the file:
+// after a restart, groups that were firing then may fire again.
 void Store::check_file() {
   const auto now = sqlite::file_id(cfg_.path);
   if (now && now == file_id_) return;
@@ -175,7 +183,8 @@ void Store::check_file() {
   db_.close();
   if (!now) sqlite::remove_orphaned_journal(cfg_.path);
   connect();
-  if (log_) log_(LogLevel::Warn, std::string(now ? "reopened '" : "recreated '") + cfg_.path + "' with the alert tables");
+  if (log_)
+    log_(LogLevel::Warn, std::string(now ? "reopened '" : "recreated '") + cfg_.path + "' with the alert tables");
 }
 
 int Store::write_queued() {

@@ -96,8 +96,8 @@ struct Webhook::Impl {
   std::mutex mutex;
   std::condition_variable idle_cv;
   std::deque<Item> queue;
-  bool busy = false;           // a drain coroutine is running
-  std::string in_flight;       // summary of the notification being delivered
+  bool busy = false;      // a drain coroutine is running
+  std::string in_flight;  // summary of the notification being delivered
   bool started = false;
 
   void log(LogLevel level, std::string line) { logs.push(level, "webhook " + display + ": " + std::move(line)); }
@@ -145,8 +145,8 @@ struct Webhook::Impl {
       try {
         res = co_await post_once(item.body);
       } catch (const boost::system::system_error& e) {
-        error = e.code() == beast::error::timeout ? "no answer within " + format_duration(cfg.timeout)
-                                                  : e.code().message();
+        error =
+            e.code() == beast::error::timeout ? "no answer within " + format_duration(cfg.timeout) : e.code().message();
       } catch (const std::exception& e) {
         error = e.what();
       }
@@ -193,9 +193,9 @@ struct Webhook::Impl {
     out.status = static_cast<int>(r.result_int());
     auto it = r.find(http::field::retry_after);
     if (it != r.end()) {
-      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+      const auto now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       if (auto ms = parse_retry_after_ms(std::string_view(it->value().data(), it->value().size()), now_ms))
         out.retry_after_ms = *ms;
     }
@@ -254,7 +254,9 @@ void Webhook::start() {
       if (!i.cfg.ca_file.empty()) {
         boost::system::error_code ec;
         i.tls->load_verify_file(i.cfg.ca_file, ec);
-        if (ec) throw std::runtime_error("webhook " + display_ + ": cannot load ca_file '" + i.cfg.ca_file + "': " + ec.message());
+        if (ec)
+          throw std::runtime_error("webhook " + display_ + ": cannot load ca_file '" + i.cfg.ca_file +
+                                   "': " + ec.message());
       } else {
         i.tls->set_default_verify_paths();
       }

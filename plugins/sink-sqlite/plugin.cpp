@@ -32,8 +32,7 @@ struct Plugin {
           "the pipeline starts, never by `cxflow validate`; SQLite also creates PATH-wal and PATH-shm next to it")
         .required()
         .example("cxone_analytics.db");
-    s.key("table", &Config::table,
-          "Table to write (letters, digits and '_', not starting with a digit or 'sqlite_')")
+    s.key("table", &Config::table, "Table to write (letters, digits and '_', not starting with a digit or 'sqlite_')")
         .required()
         .example("queue_snapshots");
     s.key("columns", &Config::columns,

@@ -87,7 +87,8 @@ std::optional<Value> convert_value(const Value& v, ColumnType t) {
 // A configured default, converted to the column type. nullopt = does not convert.
 std::optional<Value> default_for(const std::string& text, ColumnType t) {
   switch (t) {
-    case ColumnType::Text: return Value(text);
+    case ColumnType::Text:
+      return Value(text);
     case ColumnType::Integer:
       if (auto i = parse_int(text)) return Value(*i);
       return std::nullopt;
@@ -125,10 +126,14 @@ Affinity affinity_of(std::string_view declared) {
 bool type_compatible(ColumnType want, std::string_view declared) {
   const Affinity a = affinity_of(declared);
   switch (want) {
-    case ColumnType::Any: return true;
-    case ColumnType::Text: return a == Affinity::Text;
-    case ColumnType::Integer: return a == Affinity::Integer || a == Affinity::Numeric;
-    case ColumnType::Real: return a == Affinity::Real || a == Affinity::Numeric;
+    case ColumnType::Any:
+      return true;
+    case ColumnType::Text:
+      return a == Affinity::Text;
+    case ColumnType::Integer:
+      return a == Affinity::Integer || a == Affinity::Numeric;
+    case ColumnType::Real:
+      return a == Affinity::Real || a == Affinity::Numeric;
   }
   return false;
 }
@@ -167,15 +172,19 @@ std::string error_hint(int rc, const std::string& path) {
       return "'" + path + "' exists but is not an SQLite database: point 'path' at a new file or at an SQLite database";
     case SQLITE_READONLY:
       return "the database is read-only: " + path_hint(path);
-    case SQLITE_CANTOPEN: return path_hint(path);
+    case SQLITE_CANTOPEN:
+      return path_hint(path);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return "another connection held the write lock longer than busy_timeout and lock_retries allow";
-    case SQLITE_FULL: return "the disk is full";
+    case SQLITE_FULL:
+      return "the disk is full";
     case SQLITE_CORRUPT:
       return "the database file is corrupt: restore it from a backup or point 'path' at a new file";
-    case SQLITE_IOERR: return "an I/O error occurred: check the disk and the permissions of '" + path + "' and its folder";
-    default: return {};
+    case SQLITE_IOERR:
+      return "an I/O error occurred: check the disk and the permissions of '" + path + "' and its folder";
+    default:
+      return {};
   }
 }
 
@@ -183,19 +192,27 @@ std::string error_hint(int rc, const std::string& path) {
 
 const char* type_sql(ColumnType t) {
   switch (t) {
-    case ColumnType::Text: return "TEXT";
-    case ColumnType::Integer: return "INTEGER";
-    case ColumnType::Real: return "REAL";
-    case ColumnType::Any: return "";
+    case ColumnType::Text:
+      return "TEXT";
+    case ColumnType::Integer:
+      return "INTEGER";
+    case ColumnType::Real:
+      return "REAL";
+    case ColumnType::Any:
+      return "";
   }
   return "";
 }
 const char* type_name(ColumnType t) {
   switch (t) {
-    case ColumnType::Text: return "text";
-    case ColumnType::Integer: return "integer";
-    case ColumnType::Real: return "real";
-    case ColumnType::Any: return "any";
+    case ColumnType::Text:
+      return "text";
+    case ColumnType::Integer:
+      return "integer";
+    case ColumnType::Real:
+      return "real";
+    case ColumnType::Any:
+      return "any";
   }
   return "any";
 }
@@ -204,15 +221,31 @@ const char* type_name(ColumnType t) {
 
 SqliteSink::SqliteSink(const Config& config, Setup& setup)
     : cfg_(config),
-      rows_written_(setup.declare_counter({"rows_written", CounterKind::Counter, "rows", {}, CounterRole::RowsCommitted,
+      rows_written_(setup.declare_counter({"rows_written",
+                                           CounterKind::Counter,
+                                           "rows",
+                                           {},
+                                           CounterRole::RowsCommitted,
                                            "rows committed to the table"})),
-      commits_(setup.declare_counter({"commits", CounterKind::Counter, "transactions", {}, CounterRole::None,
-                                      "transactions committed"})),
-      write_errors_(setup.declare_counter({"write_errors", CounterKind::Counter, "rows", {}, CounterRole::Errors,
+      commits_(setup.declare_counter(
+          {"commits", CounterKind::Counter, "transactions", {}, CounterRole::None, "transactions committed"})),
+      write_errors_(setup.declare_counter({"write_errors",
+                                           CounterKind::Counter,
+                                           "rows",
+                                           {},
+                                           CounterRole::Errors,
                                            "rows rejected by the table's constraints or without a key value"})),
-      commit_retries_(setup.declare_counter({"commit_retries", CounterKind::Counter, "retries", {}, CounterRole::Retries,
+      commit_retries_(setup.declare_counter({"commit_retries",
+                                             CounterKind::Counter,
+                                             "retries",
+                                             {},
+                                             CounterRole::Retries,
                                              "retries of a commit that found the database locked"})),
-      conversion_errors_(setup.declare_counter({"conversion_errors", CounterKind::Counter, "values", {}, CounterRole::None,
+      conversion_errors_(setup.declare_counter({"conversion_errors",
+                                                CounterKind::Counter,
+                                                "values",
+                                                {},
+                                                CounterRole::None,
                                                 "values that did not convert to the column's type"})) {
   const std::string ident_rule = "use letters, digits and '_', not starting with a digit";
   if (const std::string p = sqlite::path_problem(cfg_.path, cfg_.uri, "uri"); !p.empty())
@@ -224,8 +257,9 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
 
   const ConfigNode& cols = cfg_.columns;
   if (!cols.is_map())
-    throw ConfigException(cols.pos, "'columns': expected a map of column: field (or column: {field: ..., type: ...}), found " +
-                                        std::string(cols.is_scalar() ? "a scalar" : "a list"));
+    throw ConfigException(cols.pos,
+                          "'columns': expected a map of column: field (or column: {field: ..., type: ...}), found " +
+                              std::string(cols.is_scalar() ? "a scalar" : "a list"));
   if (cols.items.empty()) throw ConfigException(cols.pos, "'columns': at least one column is required");
 
   const std::vector<std::string> column_keys = {"field", "type", "default"};
@@ -250,20 +284,24 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
         const std::string& key = v.keys[k];
         if (std::find(column_keys.begin(), column_keys.end(), key) == column_keys.end()) {
           throw ConfigException(v.key_pos[k], "'columns." + name + "." + key + "': unknown key" +
-                                                  did_you_mean(key, column_keys) + " (allowed keys are: field, type, default)");
+                                                  did_you_mean(key, column_keys) +
+                                                  " (allowed keys are: field, type, default)");
         }
         for (std::size_t j = 0; j < k; ++j)
-          if (v.keys[j] == key) throw ConfigException(v.key_pos[k], "'columns." + name + "." + key + "': duplicate key");
+          if (v.keys[j] == key)
+            throw ConfigException(v.key_pos[k], "'columns." + name + "." + key + "': duplicate key");
       }
       field_node = v.find("field");
       if (field_node == nullptr || field_node->is_null())
-        throw ConfigException(v.pos, where + ": missing required key 'field' (the event field, $event_time or $event_time_ms)");
+        throw ConfigException(
+            v.pos, where + ": missing required key 'field' (the event field, $event_time or $event_time_ms)");
       if (const ConfigNode* t = v.find("type"); t != nullptr && !t->is_null()) {
         if (!t->is_scalar()) throw ConfigException(t->pos, where + ".type: expected one of text, integer, real, any");
         auto type = parse_type(t->scalar);
         if (!type) {
           throw ConfigException(t->pos, "'columns." + name + ".type': " + quote_value(t->scalar) +
-                                            " is not one of [text, integer, real, any]" + did_you_mean(t->scalar, type_names));
+                                            " is not one of [text, integer, real, any]" +
+                                            did_you_mean(t->scalar, type_names));
         }
         col.type = *type;
       }
@@ -274,11 +312,14 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
       throw ConfigException(field_node->pos, where + ": the field must be a non-empty field name");
     col.field = field_node->scalar;
     if (col.field[0] == '$') {
-      if (col.field == "$event_time") col.source = ColumnSource::EventTimeIso;
-      else if (col.field == "$event_time_ms") col.source = ColumnSource::EventTimeMs;
+      if (col.field == "$event_time")
+        col.source = ColumnSource::EventTimeIso;
+      else if (col.field == "$event_time_ms")
+        col.source = ColumnSource::EventTimeMs;
       else
-        throw ConfigException(field_node->pos, where + ": unknown special field '" + col.field +
-                                                   "': use $event_time (ISO 8601 text) or $event_time_ms (integer ms since the epoch)");
+        throw ConfigException(field_node->pos,
+                              where + ": unknown special field '" + col.field +
+                                  "': use $event_time (ISO 8601 text) or $event_time_ms (integer ms since the epoch)");
       if (col.source == ColumnSource::EventTimeIso && (col.type == ColumnType::Integer || col.type == ColumnType::Real))
         throw ConfigException(field_node->pos, where + ": $event_time is ISO 8601 text and cannot be stored as " +
                                                    type_name(col.type) + "; use $event_time_ms for a number");
@@ -306,8 +347,9 @@ SqliteSink::SqliteSink(const Config& config, Setup& setup)
   for (const auto& k : cfg_.key) {
     auto it = std::find_if(columns_.begin(), columns_.end(), [&](const Column& c) { return iequals(c.name, k); });
     if (it == columns_.end()) {
-      throw ConfigException({}, "'key': " + quote_value(k) + " is not one of the configured columns [" + join(names) + "]" +
-                                    did_you_mean(k, names) + " (every key column must be listed under 'columns')");
+      throw ConfigException({}, "'key': " + quote_value(k) + " is not one of the configured columns [" + join(names) +
+                                    "]" + did_you_mean(k, names) +
+                                    " (every key column must be listed under 'columns')");
     }
     if (it->is_key) throw ConfigException({}, "'key': column '" + k + "' is listed twice");
     it->is_key = true;
@@ -337,8 +379,9 @@ void SqliteSink::start(Context& ctx) {
   std::vector<std::string> keys;
   for (auto i : key_index_) keys.push_back(columns_[i].name);
   static const char* sync_names[] = {"normal", "full", "off"};
-  ctx.log(LogLevel::Info, "writing " + where() + " (WAL, synchronous=" + sync_names[static_cast<int>(cfg_.synchronous)] +
-                              ", " + (keys.empty() ? std::string("plain inserts") : "upsert on (" + join(keys) + ")") +
+  ctx.log(LogLevel::Info, "writing " + where() +
+                              " (WAL, synchronous=" + sync_names[static_cast<int>(cfg_.synchronous)] + ", " +
+                              (keys.empty() ? std::string("plain inserts") : "upsert on (" + join(keys) + ")") +
                               ", commit at least every " + format_duration(cfg_.commit_interval) + ")");
 }
 
@@ -357,15 +400,17 @@ void SqliteSink::open_database() {
 }
 
 sqlite::RetryPolicy SqliteSink::retry_policy() const {
-  return {.busy_timeout_ms = cfg_.busy_timeout.ms, .retries = cfg_.lock_retries,
-          .backoff_ms = cfg_.lock_retry_backoff.ms, .max_backoff_ms = 30'000};
+  return {.busy_timeout_ms = cfg_.busy_timeout.ms,
+          .retries = cfg_.lock_retries,
+          .backoff_ms = cfg_.lock_retry_backoff.ms,
+          .max_backoff_ms = 30'000};
 }
 
 int SqliteSink::exec_retrying(const std::string& sql, const char* what) {
   return db_.exec_retrying(sql, retry_policy(), [&](int attempt, std::int64_t delay) {
-    ctx_->log(LogLevel::Warn, "'" + cfg_.path + "' is locked by another connection (" + what + " for table '" + cfg_.table +
-                                  "'): retry " + std::to_string(attempt) + "/" + std::to_string(cfg_.lock_retries) +
-                                  " in " + std::to_string(delay) + " ms");
+    ctx_->log(LogLevel::Warn, "'" + cfg_.path + "' is locked by another connection (" + what + " for table '" +
+                                  cfg_.table + "'): retry " + std::to_string(attempt) + "/" +
+                                  std::to_string(cfg_.lock_retries) + " in " + std::to_string(delay) + " ms");
   });
 }
 
@@ -402,7 +447,8 @@ std::string SqliteSink::create_table_sql() const {
   }
   if (!key_index_.empty()) {
     sql += ", UNIQUE (";
-    for (std::size_t i = 0; i < key_index_.size(); ++i) sql += (i ? ", " : "") + quote_identifier(columns_[key_index_[i]].name);
+    for (std::size_t i = 0; i < key_index_.size(); ++i)
+      sql += (i ? ", " : "") + quote_identifier(columns_[key_index_[i]].name);
     sql += ")";
   }
   return sql + ")";
@@ -422,8 +468,8 @@ void SqliteSink::check_table() {
   };
   std::vector<Found> found;
   sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db_.get(), "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)", -1, &st,
-                              nullptr);
+  int rc = sqlite3_prepare_v2(db_.get(), "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)",
+                              -1, &st, nullptr);
   if (rc != SQLITE_OK) fail_sql("reading the table's columns", rc);
   sqlite3_bind_text(st, 1, cfg_.table.c_str(), -1, SQLITE_TRANSIENT);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -445,7 +491,8 @@ void SqliteSink::check_table() {
   std::vector<std::string> problems;
   for (const auto& c : columns_) {
     auto it = std::find_if(found.begin(), found.end(), [&](const Found& f) { return iequals(f.name, c.name); });
-    if (it == found.end()) problems.push_back("missing column '" + c.name + "'");
+    if (it == found.end())
+      problems.push_back("missing column '" + c.name + "'");
     else if (!type_compatible(c.type, it->type))
       problems.push_back("column '" + c.name + "' is declared " + (it->type.empty() ? "without a type" : it->type) +
                          " but 'columns." + c.name + ".type' is " + type_name(c.type));
@@ -457,18 +504,19 @@ void SqliteSink::check_table() {
         std::any_of(columns_.begin(), columns_.end(), [&](const Column& c) { return iequals(f.name, c.name); });
     const bool rowid_alias = f.pk > 0 && pk_columns == 1 && iequals(f.type, "integer");
     if (!configured && f.notnull && !f.has_default && !rowid_alias)
-      problems.push_back("column '" + f.name + "' is NOT NULL without a default and is not configured, so every insert would fail");
+      problems.push_back("column '" + f.name +
+                         "' is NOT NULL without a default and is not configured, so every insert would fail");
   }
   if (!problems.empty()) {
     std::vector<std::string> expected, have;
     for (const auto& c : columns_)
       expected.push_back(c.name + (c.type == ColumnType::Any ? "" : std::string(" ") + type_sql(c.type)));
     for (const auto& f : found) have.push_back(f.name + (f.type.empty() ? "" : " " + f.type));
-    throw std::runtime_error(where() + " already exists and does not match the configured columns: " + join(problems, "; ") +
-                             ". Expected columns: " + join(expected) + ". Found columns: " + join(have) +
-                             ". Pick another table name, or migrate the table (ALTER TABLE " +
-                             quote_identifier(cfg_.table) +
-                             " ADD COLUMN ... for a missing column; a type change needs a new table and INSERT INTO ... SELECT).");
+    throw std::runtime_error(
+        where() + " already exists and does not match the configured columns: " + join(problems, "; ") +
+        ". Expected columns: " + join(expected) + ". Found columns: " + join(have) +
+        ". Pick another table name, or migrate the table (ALTER TABLE " + quote_identifier(cfg_.table) +
+        " ADD COLUMN ... for a missing column; a type change needs a new table and INSERT INTO ... SELECT).");
   }
 
   if (key_index_.empty()) return;
@@ -482,8 +530,8 @@ void SqliteSink::check_table() {
       if (f.pk > 0 && pk_columns == 1 && iequals(f.type, "integer") && lower(f.name) == key[0]) matched = true;
   }
   std::vector<std::string> unique_indexes;
-  rc = sqlite3_prepare_v2(db_.get(), "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0", -1, &st,
-                          nullptr);
+  rc = sqlite3_prepare_v2(db_.get(), "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0", -1,
+                          &st, nullptr);
   if (rc != SQLITE_OK) fail_sql("reading the table's indexes", rc);
   sqlite3_bind_text(st, 1, cfg_.table.c_str(), -1, SQLITE_TRANSIENT);
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -500,8 +548,10 @@ void SqliteSink::check_table() {
     bool expression = false;
     while (sqlite3_step(st) == SQLITE_ROW) {
       const auto* n = sqlite3_column_text(st, 0);
-      if (n == nullptr) expression = true;
-      else cols.push_back(lower(reinterpret_cast<const char*>(n)));
+      if (n == nullptr)
+        expression = true;
+      else
+        cols.push_back(lower(reinterpret_cast<const char*>(n)));
     }
     sqlite3_finalize(st);
     std::sort(cols.begin(), cols.end());
@@ -521,13 +571,14 @@ void SqliteSink::add_key_index() {
   const std::string table = quote_identifier(cfg_.table);
   const std::string index = quote_identifier(cfg_.table + "_key");
   const std::string create_sql = "CREATE UNIQUE INDEX " + index + " ON " + table + " (" + join(quoted) + ")";
-  const std::string duplicates_sql = "SELECT " + join(quoted) + ", count(*) FROM " + table + " GROUP BY " + join(quoted) +
-                                     " HAVING count(*) > 1";
+  const std::string duplicates_sql =
+      "SELECT " + join(quoted) + ", count(*) FROM " + table + " GROUP BY " + join(quoted) + " HAVING count(*) > 1";
   if (!cfg_.create)
     throw std::runtime_error(where() + " has no UNIQUE index or PRIMARY KEY on exactly (" + join(plain) +
                              "), which the upsert 'key' needs, and 'create' is false so sink-sqlite does not add one. "
-                             "Add one with: " + create_sql + "; (it fails while duplicate rows exist: list them with " +
-                             duplicates_sql + ";), set create: true, or remove 'key' for plain inserts.");
+                             "Add one with: " +
+                             create_sql + "; (it fails while duplicate rows exist: list them with " + duplicates_sql +
+                             ";), set create: true, or remove 'key' for plain inserts.");
   std::int64_t groups = 0, rows = 0;
   try {
     sqlite::Statement q = db_.prepare("SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM " + table +
@@ -540,8 +591,8 @@ void SqliteSink::add_key_index() {
     fail_sql("looking for duplicate keys", e.rc());
   }
   if (groups > 0)
-    throw std::runtime_error(where() + " has no UNIQUE index on the upsert key (" + join(plain) + ") and cannot get one: " +
-                             std::to_string(rows) + " rows share " + std::to_string(groups) +
+    throw std::runtime_error(where() + " has no UNIQUE index on the upsert key (" + join(plain) +
+                             ") and cannot get one: " + std::to_string(rows) + " rows share " + std::to_string(groups) +
                              " key values. List them with: " + duplicates_sql +
                              "; then delete the extra rows (the UNIQUE index is added at the next start), pick another "
                              "table name, or remove 'key' for plain inserts (append mode).");
@@ -560,9 +611,11 @@ std::string SqliteSink::insert_sql() const {
   std::string sql = "INSERT INTO " + quote_identifier(cfg_.table) + " (" + names + ") VALUES (" + params + ")";
   if (key_index_.empty()) return sql;
   std::string target, updates;
-  for (std::size_t i = 0; i < key_index_.size(); ++i) target += (i ? ", " : "") + quote_identifier(columns_[key_index_[i]].name);
+  for (std::size_t i = 0; i < key_index_.size(); ++i)
+    target += (i ? ", " : "") + quote_identifier(columns_[key_index_[i]].name);
   for (const auto& c : columns_)
-    if (!c.is_key) updates += (updates.empty() ? "" : ", ") + quote_identifier(c.name) + " = excluded." + quote_identifier(c.name);
+    if (!c.is_key)
+      updates += (updates.empty() ? "" : ", ") + quote_identifier(c.name) + " = excluded." + quote_identifier(c.name);
   sql += " ON CONFLICT (" + target + ") DO " + (updates.empty() ? std::string("NOTHING") : "UPDATE SET " + updates);
   return sql;
 }
@@ -582,7 +635,8 @@ void SqliteSink::note_problem(const std::string& message) {
   constexpr std::uint64_t kMaxLogged = 10;
   if (ctx_ == nullptr || problems_logged_ > kMaxLogged) return;
   ++problems_logged_;
-  if (problems_logged_ <= kMaxLogged) ctx_->log(LogLevel::Warn, message);
+  if (problems_logged_ <= kMaxLogged)
+    ctx_->log(LogLevel::Warn, message);
   else
     ctx_->log(LogLevel::Warn, "further rejected rows and values for " + where() +
                                   " are counted (write_errors, conversion_errors) but not logged");
@@ -590,12 +644,14 @@ void SqliteSink::note_problem(const std::string& message) {
 
 Value SqliteSink::column_value(const Column& c, const Event& e) {
   switch (c.source) {
-    case ColumnSource::EventTimeIso: return Value(format_iso8601_ms(e.time_ms));
+    case ColumnSource::EventTimeIso:
+      return Value(format_iso8601_ms(e.time_ms));
     case ColumnSource::EventTimeMs: {
       auto v = convert_value(Value(e.time_ms), c.type);
       return v ? std::move(*v) : Value{};
     }
-    case ColumnSource::Field: break;
+    case ColumnSource::Field:
+      break;
   }
   const Value* v = e.get(c.id);
   if (v == nullptr || is_null(*v)) return c.default_value;
@@ -660,9 +716,11 @@ void SqliteSink::stop() {
       if (!failed_) {
         commit("stop", Mode::Blocking);
       } else if (write_pending() == Attempt::Committed) {
-        ctx_->log(LogLevel::Info, "committed " + std::to_string(rows) + " rows to " + where() + " at stop after the earlier failure");
+        ctx_->log(LogLevel::Info,
+                  "committed " + std::to_string(rows) + " rows to " + where() + " at stop after the earlier failure");
       } else {
-        error = std::to_string(rows) + " rows were not written to " + where() + ": the database is still locked (" + failure_ + ")";
+        error = std::to_string(rows) + " rows were not written to " + where() + ": the database is still locked (" +
+                failure_ + ")";
       }
     } catch (const std::exception& e) {
       error = e.what();
@@ -700,7 +758,8 @@ void SqliteSink::commit(const char* reason, Mode mode) {
     if (write_pending() == Attempt::Committed) {
       if (failed_attempts_ > 0)
         ctx_->log(LogLevel::Info, "committed " + std::to_string(rows) + " rows to " + where() + " after " +
-                                      std::to_string(failed_attempts_) + (failed_attempts_ == 1 ? " retry" : " retries"));
+                                      std::to_string(failed_attempts_) +
+                                      (failed_attempts_ == 1 ? " retry" : " retries"));
       failed_attempts_ = 0;
       cancel_timer(interval_timer_);
       return;
@@ -746,21 +805,23 @@ void SqliteSink::fail_sql(const std::string& what, int rc) {
   throw std::runtime_error(msg);
 }
 
-void SqliteSink::rollback_quietly() {
-  db_.rollback_quietly();
-}
+void SqliteSink::rollback_quietly() { db_.rollback_quietly(); }
 
 void SqliteSink::bind_row(std::size_t row) {
   const Value* r = pending_.data() + row * columns_.size();
   for (std::size_t i = 0; i < columns_.size(); ++i) {
     const int p = static_cast<int>(i + 1);
     const Value& v = r[i];
-    if (const auto* n = std::get_if<std::int64_t>(&v)) sqlite3_bind_int64(insert_.get(), p, *n);
-    else if (const auto* d = std::get_if<double>(&v)) sqlite3_bind_double(insert_.get(), p, *d);
+    if (const auto* n = std::get_if<std::int64_t>(&v))
+      sqlite3_bind_int64(insert_.get(), p, *n);
+    else if (const auto* d = std::get_if<double>(&v))
+      sqlite3_bind_double(insert_.get(), p, *d);
     else if (const auto* s = std::get_if<std::string>(&v))
       sqlite3_bind_text(insert_.get(), p, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
-    else if (const auto* b = std::get_if<bool>(&v)) sqlite3_bind_int64(insert_.get(), p, *b ? 1 : 0);
-    else sqlite3_bind_null(insert_.get(), p);
+    else if (const auto* b = std::get_if<bool>(&v))
+      sqlite3_bind_int64(insert_.get(), p, *b ? 1 : 0);
+    else
+      sqlite3_bind_null(insert_.get(), p);
   }
 }
 
@@ -791,7 +852,8 @@ void SqliteSink::check_file() {
     throw std::runtime_error(failure_);
   }
   ctx_->log(LogLevel::Warn, std::string(now ? "reopened" : "recreated") + " '" + cfg_.path + "' with " + where() +
-                                ": writing the " + std::to_string(pending_rows_) + " pending rows and all later rows there");
+                                ": writing the " + std::to_string(pending_rows_) +
+                                " pending rows and all later rows there");
 }
 
 SqliteSink::Attempt SqliteSink::write_pending() {

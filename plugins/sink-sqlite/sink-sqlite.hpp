@@ -26,8 +26,8 @@ enum class Synchronous { Normal, Full, Off };
 struct Config {
   std::string path;
   std::string table;
-  ConfigNode columns;             // column -> field, or column -> {field, type, default}
-  std::vector<std::string> key;   // upsert key (column names); empty = plain inserts
+  ConfigNode columns;            // column -> field, or column -> {field, type, default}
+  std::vector<std::string> key;  // upsert key (column names); empty = plain inserts
   bool create = true;
   Duration busy_timeout{5000};
   Synchronous synchronous = Synchronous::Normal;
@@ -54,7 +54,7 @@ struct Column {
 
 // Parsing and SQL helpers, exposed for the plugin's own use (no I/O).
 using sqlite::is_identifier;
-const char* type_sql(ColumnType t);  // "TEXT", "INTEGER", "REAL", "" for any
+const char* type_sql(ColumnType t);   // "TEXT", "INTEGER", "REAL", "" for any
 const char* type_name(ColumnType t);  // "text", "integer", "real", "any"
 using sqlite::quote_identifier;
 
@@ -119,7 +119,7 @@ class SqliteSink final : public Sink {
 
   Context* ctx_ = nullptr;
   sqlite::Connection db_;
-  sqlite::Statement insert_;  // after db_: finalized first
+  sqlite::Statement insert_;               // after db_: finalized first
   std::optional<sqlite::FileId> file_id_;  // of path when opened
 
   std::vector<Value> pending_;  // row-major, columns_.size() values per row

@@ -31,8 +31,10 @@ std::string string_member(const nlohmann::json& j, const char* key) {
 
 Auth::Auth(const Config& cfg, HttpClient& http, Counter& token_requests, Counter& token_refreshes)
     : cfg_(cfg), http_(http), requests_(token_requests), refreshes_(token_refreshes) {
-  if (effective_auth(cfg_) == AuthMode::client_credentials) token_url_ = effective_token_url(cfg_);
-  else token_url_ = cfg_.token_url;
+  if (effective_auth(cfg_) == AuthMode::client_credentials)
+    token_url_ = effective_token_url(cfg_);
+  else
+    token_url_ = cfg_.token_url;
   api_base_ = trim_slash(cfg_.api_base_url);
 }
 
@@ -56,7 +58,8 @@ void Auth::fail_http(const std::string& what, const HttpResult& r, AuthFailure& 
   f.fatal = r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
 }
 
-boost::asio::awaitable<std::optional<std::string>> Auth::get_json(const std::string& url, const char* what, AuthFailure& f) {
+boost::asio::awaitable<std::optional<std::string>> Auth::get_json(const std::string& url, const char* what,
+                                                                  AuthFailure& f) {
   std::string err;
   const auto u = parse_url(url, &err);
   if (!u) {
@@ -98,7 +101,8 @@ boost::asio::awaitable<bool> Auth::login(AuthFailure& f, bool refresh) {
   std::string url;
   std::string scope;
   if (mode == AuthMode::access_key) {
-    url = cfg_.access_key_url.empty() ? trim_slash(cfg_.issuer) + "/authentication/v1/token/access-key" : cfg_.access_key_url;
+    url = cfg_.access_key_url.empty() ? trim_slash(cfg_.issuer) + "/authentication/v1/token/access-key"
+                                      : cfg_.access_key_url;
     req.content_type = "application/json";
     req.body = "{\"accessKeyId\":" + json_quote(cfg_.access_key_id) +
                ",\"accessKeySecret\":" + json_quote(cfg_.access_key_secret.reveal()) + "}";
@@ -117,7 +121,8 @@ boost::asio::awaitable<bool> Auth::login(AuthFailure& f, bool refresh) {
       if (cfg_.client_auth == ClientAuth::basic)
         req.authorization = "Basic " + rtd::base64_encode(cfg_.client_id + ":" + cfg_.client_secret.reveal());
       else
-        req.body += "&client_id=" + form_encode(cfg_.client_id) + "&client_secret=" + form_encode(cfg_.client_secret.reveal());
+        req.body +=
+            "&client_id=" + form_encode(cfg_.client_id) + "&client_secret=" + form_encode(cfg_.client_secret.reveal());
     }
   }
   std::string err;
@@ -137,10 +142,12 @@ boost::asio::awaitable<bool> Auth::login(AuthFailure& f, bool refresh) {
     if (r.status == 400 || r.status == 401) {
       f.what = what + ": HTTP " + std::to_string(r.status) + ": the token endpoint rejected " +
                (refresh ? std::string("the refresh token")
-                : mode == AuthMode::client_credentials ? std::string("the client credentials (check client_id and client_secret)")
-                : mode == AuthMode::access_key ? std::string("the access key (check access_key_id and access_key_secret)")
-                                               : std::string("the access key or the client credentials (check access_key_id, "
-                                                             "access_key_secret, client_id, client_secret, client_auth)")) +
+                : mode == AuthMode::client_credentials
+                    ? std::string("the client credentials (check client_id and client_secret)")
+                : mode == AuthMode::access_key
+                    ? std::string("the access key (check access_key_id and access_key_secret)")
+                    : std::string("the access key or the client credentials (check access_key_id, "
+                                  "access_key_secret, client_id, client_secret, client_auth)")) +
                (r.body.empty() ? "" : "; server said: " + server_message(r.body));
     }
     co_return false;
@@ -199,8 +206,9 @@ boost::asio::awaitable<std::optional<std::string>> Auth::api_base(AuthFailure& f
     if (!co_await token(f)) co_return std::nullopt;
     if (tenant_id_.empty()) {
       f.fatal = true;
-      f.what = "the token response carries no id_token with a tenantId claim, so the API host cannot be discovered; "
-               "set api_base_url";
+      f.what =
+          "the token response carries no id_token with a tenantId claim, so the API host cannot be discovered; "
+          "set api_base_url";
       co_return std::nullopt;
     }
   }

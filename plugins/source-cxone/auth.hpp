@@ -18,7 +18,7 @@ struct AuthFailure {
   std::string what;
   int status = 0;  // 0: no HTTP answer
   std::optional<std::int64_t> retry_after_ms;
-  bool fatal = false;      // retrying cannot help (rejected credentials, unknown tenant)
+  bool fatal = false;  // retrying cannot help (rejected credentials, unknown tenant)
   bool timed_out = false;
   bool tls = false;
 };

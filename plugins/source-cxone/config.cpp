@@ -29,11 +29,16 @@ constexpr KnownStream kKnownStreams[] = {
 
 const char* auth_name(AuthMode a) {
   switch (a) {
-    case AuthMode::client_credentials: return "client_credentials";
-    case AuthMode::password: return "password";
-    case AuthMode::access_key: return "access_key";
-    case AuthMode::static_token: return "static_token";
-    case AuthMode::unset: break;
+    case AuthMode::client_credentials:
+      return "client_credentials";
+    case AuthMode::password:
+      return "password";
+    case AuthMode::access_key:
+      return "access_key";
+    case AuthMode::static_token:
+      return "static_token";
+    case AuthMode::unset:
+      break;
   }
   return "unset";
 }
@@ -87,7 +92,8 @@ std::string check_rtd(const Config& c) {
       break;
     case AuthMode::static_token:
       if (c.token.empty()) return "'auth: static_token' needs 'token'";
-      if (c.api_base_url.empty()) return "'auth: static_token' needs 'api_base_url' (there is no id_token to discover it from)";
+      if (c.api_base_url.empty())
+        return "'auth: static_token' needs 'api_base_url' (there is no id_token to discover it from)";
       break;
     case AuthMode::client_credentials:
       if (c.client_id.empty() || c.client_secret.empty())
@@ -95,7 +101,8 @@ std::string check_rtd(const Config& c) {
       if (c.token_url.empty() || c.api_base_url.empty())
         return "'auth: client_credentials' with protocol: rtd needs 'token_url' and 'api_base_url'";
       break;
-    case AuthMode::unset: break;
+    case AuthMode::unset:
+      break;
   }
   if (c.api_version.empty()) return "'api_version' must not be empty";
   if (c.end_detection == EndDetection::end_state && c.end_states.empty())

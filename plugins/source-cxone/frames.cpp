@@ -14,11 +14,16 @@ namespace {
 
 Malformed from_decode(JsonDecodeResult r) {
   switch (r) {
-    case JsonDecodeResult::not_an_object: return Malformed::not_an_object;
-    case JsonDecodeResult::missing_timestamp: return Malformed::missing_timestamp;
-    case JsonDecodeResult::bad_timestamp: return Malformed::bad_timestamp;
-    case JsonDecodeResult::invalid_number: return Malformed::invalid_number;
-    default: return Malformed::invalid_json;
+    case JsonDecodeResult::not_an_object:
+      return Malformed::not_an_object;
+    case JsonDecodeResult::missing_timestamp:
+      return Malformed::missing_timestamp;
+    case JsonDecodeResult::bad_timestamp:
+      return Malformed::bad_timestamp;
+    case JsonDecodeResult::invalid_number:
+      return Malformed::invalid_number;
+    default:
+      return Malformed::invalid_json;
   }
 }
 
@@ -31,8 +36,10 @@ std::string excerpt(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -48,13 +55,18 @@ bool split_array(std::string_view text, std::vector<std::string_view>& out) {
   for (std::size_t i = 0; i < body.size(); ++i) {
     const char c = body[i];
     if (in_string) {
-      if (escape) escape = false;
-      else if (c == '\\') escape = true;
-      else if (c == '"') in_string = false;
+      if (escape)
+        escape = false;
+      else if (c == '\\')
+        escape = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') ++depth;
+    if (c == '"')
+      in_string = true;
+    else if (c == '{' || c == '[')
+      ++depth;
     else if (c == '}' || c == ']') {
       if (--depth < 0) return false;
     } else if (c == ',' && depth == 0) {
@@ -75,11 +87,20 @@ struct Known {
   Want want;
 };
 constexpr Known kKnown[] = {
-    {"eventType", Want::string},          {"interactionId", Want::id},          {"agentId", Want::id},
-    {"metadata.queue", Want::string},     {"metadata.skill", Want::string},     {"metrics.state", Want::string},
-    {"metrics.reason", Want::string},     {"metrics.waitTime", Want::number},   {"metrics.handleTime", Want::number},
-    {"metrics.queueTime", Want::number},  {"metrics.queueLength", Want::number}, {"metrics.agentsAvailable", Want::number},
-    {"metrics.longestWait", Want::number}, {"metrics.serviceLevel", Want::number},
+    {"eventType", Want::string},
+    {"interactionId", Want::id},
+    {"agentId", Want::id},
+    {"metadata.queue", Want::string},
+    {"metadata.skill", Want::string},
+    {"metrics.state", Want::string},
+    {"metrics.reason", Want::string},
+    {"metrics.waitTime", Want::number},
+    {"metrics.handleTime", Want::number},
+    {"metrics.queueTime", Want::number},
+    {"metrics.queueLength", Want::number},
+    {"metrics.agentsAvailable", Want::number},
+    {"metrics.longestWait", Want::number},
+    {"metrics.serviceLevel", Want::number},
 };
 
 }  // namespace
@@ -106,8 +127,8 @@ FrameDecoder::FrameDecoder(const Config& cfg, const FieldTable& fields, Counters
   if (!cfg.dead_letter.empty()) {
     dead_ = std::fopen(cfg.dead_letter.c_str(), "ae");
     if (dead_ == nullptr)
-      throw std::runtime_error("cannot open dead-letter file '" + cfg.dead_letter + "' (key 'dead_letter'): " +
-                               std::strerror(errno));
+      throw std::runtime_error("cannot open dead-letter file '" + cfg.dead_letter +
+                               "' (key 'dead_letter'): " + std::strerror(errno));
   }
 }
 
@@ -122,7 +143,8 @@ void FrameDecoder::flush() {
 
 void FrameDecoder::publish_counters() noexcept {
   if (pending_events_ > 0) c_.events.add(std::exchange(pending_events_, 0));
-  if (pending_last_time_ > 0) c_.last_event_time_ms.set(static_cast<std::uint64_t>(std::exchange(pending_last_time_, 0)));
+  if (pending_last_time_ > 0)
+    c_.last_event_time_ms.set(static_cast<std::uint64_t>(std::exchange(pending_last_time_, 0)));
 }
 
 bool FrameDecoder::validate(const Event& e, Malformed& why, std::string& detail) const {
@@ -138,13 +160,16 @@ bool FrameDecoder::validate(const Event& e, Malformed& why, std::string& detail)
     const Value* v = e.get(t.id);
     if (v == nullptr || is_null(*v)) continue;
     bool ok;
-    if (t.number) ok = std::holds_alternative<std::int64_t>(*v) || std::holds_alternative<double>(*v);
+    if (t.number)
+      ok = std::holds_alternative<std::int64_t>(*v) || std::holds_alternative<double>(*v);
     else if (t.name == "interactionId" || t.name == "agentId")
       ok = std::holds_alternative<std::string>(*v) || std::holds_alternative<std::int64_t>(*v);
-    else ok = std::holds_alternative<std::string>(*v);
+    else
+      ok = std::holds_alternative<std::string>(*v);
     if (!ok) {
       why = Malformed::wrong_type;
-      detail = "field '" + t.name + "' must be " + (t.number ? "a number" : "a string") + ", found '" + to_text(*v) + "'";
+      detail =
+          "field '" + t.name + "' must be " + (t.number ? "a number" : "a string") + ", found '" + to_text(*v) + "'";
       return false;
     }
   }

@@ -29,7 +29,8 @@ std::string host_header(const Url& u) {
 }
 
 struct HttpClient::Impl {
-  Impl(asio::io_context& io_, const Config& cfg) : io(io_), timeout_ms(cfg.http_timeout.ms), verify(cfg.tls_verify), tls(ssl::context::tls_client) {
+  Impl(asio::io_context& io_, const Config& cfg)
+      : io(io_), timeout_ms(cfg.http_timeout.ms), verify(cfg.tls_verify), tls(ssl::context::tls_client) {
     tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
     if (cfg.tls_verify) {
@@ -38,7 +39,8 @@ struct HttpClient::Impl {
       if (!cfg.ca_file.empty()) {
         tls.load_verify_file(cfg.ca_file, ec);
         if (ec)
-          throw std::runtime_error("cannot load CA certificates from '" + cfg.ca_file + "' (key 'ca_file'): " + ec.message());
+          throw std::runtime_error("cannot load CA certificates from '" + cfg.ca_file +
+                                   "' (key 'ca_file'): " + ec.message());
       } else {
         tls.set_default_verify_paths(ec);
         if (ec) throw std::runtime_error("cannot load the system CA store: " + ec.message() + " (set 'ca_file')");

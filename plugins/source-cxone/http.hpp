@@ -22,9 +22,9 @@ namespace cxflow::cxone {
 struct HttpRequest {
   std::string method = "GET";  // GET | POST
   Url url;
-  std::string content_type;    // POST body type
+  std::string content_type;  // POST body type
   std::string body;
-  std::string authorization;   // full header value ("Bearer ..." / "Basic ..."), "" = none
+  std::string authorization;  // full header value ("Bearer ..." / "Basic ..."), "" = none
 };
 
 struct HttpResult {

@@ -39,10 +39,12 @@ std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr
 // ---- Clocks and log text ---------------------------------------------------------------------
 
 inline std::int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 inline std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 // "1.500 s": retry delays in log lines.
 std::string format_delay(std::int64_t ms);
@@ -88,11 +90,29 @@ std::string server_message(std::string_view body);
 
 // ---- Counters (atomic; shared by the strand and the network thread) ----------------------
 
-enum class Malformed { invalid_json, not_an_object, missing_timestamp, bad_timestamp, invalid_number, wrong_type, missing_field };
+enum class Malformed {
+  invalid_json,
+  not_an_object,
+  missing_timestamp,
+  bad_timestamp,
+  invalid_number,
+  wrong_type,
+  missing_field
+};
 inline constexpr int kMalformedReasons = 7;
 const char* malformed_name(Malformed m) noexcept;
 
-enum class Cause { network, server_close, token_expired, unknown_subscription, message_too_large, ping_timeout, http_error, tls, protocol };
+enum class Cause {
+  network,
+  server_close,
+  token_expired,
+  unknown_subscription,
+  message_too_large,
+  ping_timeout,
+  http_error,
+  tls,
+  protocol
+};
 inline constexpr int kCauses = 9;
 const char* cause_name(Cause c) noexcept;
 
@@ -136,10 +156,10 @@ struct RawFrames {
 class Handoff {
  public:
   std::mutex m;
-  Batch slot;               // guarded by m (rtd: events and watermark)
-  RawFrames raw;            // guarded by m (websocket: messages to decode)
-  bool slot_full = false;   // guarded by m
-  bool stopped = false;     // guarded by m: set by stop(), after which deliver() is a no-op
+  Batch slot;                       // guarded by m (rtd: events and watermark)
+  RawFrames raw;                    // guarded by m (websocket: messages to decode)
+  bool slot_full = false;           // guarded by m
+  bool stopped = false;             // guarded by m: set by stop(), after which deliver() is a no-op
   std::atomic<bool> paused{false};  // the pipeline is full (set/cleared on the strand)
 };
 
@@ -236,16 +256,16 @@ struct RtdCounters {
   Counter& full_reads;
   Counter& pages;
   Counter& rows;
-  Counter& not_modified;      // 304 / 204
-  Counter& duplicates;        // rows already seen with the same (key, lastUpdateTime)
-  Counter& unstable_reads;    // the set changed under the paging: read again
-  Counter& polls_delayed;     // the pipeline was full when a poll was due
-  Counter& bad_pages;         // a page that is not a valid response
+  Counter& not_modified;    // 304 / 204
+  Counter& duplicates;      // rows already seen with the same (key, lastUpdateTime)
+  Counter& unstable_reads;  // the set changed under the paging: read again
+  Counter& polls_delayed;   // the pipeline was full when a poll was due
+  Counter& bad_pages;       // a page that is not a valid response
   Counter& ends_by_state;
   Counter& ends_by_absence;
   Counter& token_refreshes;
-  Counter& malformed;         // rows skipped, all reasons
-  Counter& tracked;           // keys held by the normalizer (gauge)
+  Counter& malformed;                  // rows skipped, all reasons
+  Counter& tracked;                    // keys held by the normalizer (gauge)
   std::vector<Counter*> retries_by;    // by RetryCause
   std::vector<Counter*> malformed_by;  // by rtd::RowIssue
 };

@@ -43,7 +43,7 @@ class IoThreadNetwork : public Network {
   std::shared_ptr<Handoff> h_;
   NetHooks hooks_;
   boost::asio::io_context io_;
-  HttpClient http_;  // every HTTP(S) request; its TLS context serves the WebSocket too
+  HttpClient http_;                        // every HTTP(S) request; its TLS context serves the WebSocket too
   boost::asio::steady_timer sleep_timer_;  // between attempts
   boost::asio::steady_timer gate_;         // the reader waits here while the pipeline is full
   std::atomic<bool> stopping_{false};

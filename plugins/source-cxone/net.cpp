@@ -54,7 +54,7 @@ struct Outcome {
   bool unauthorized = false;  // 401: a fresh token may fix it
   bool healthy = false;       // the connection stayed up long enough to reset the backoff
   bool stopped = false;
-  bool ended = false;         // the server ended the stream (close 1000 with end_on_close)
+  bool ended = false;  // the server ended the stream (close 1000 with end_on_close)
 };
 
 Outcome stopped_outcome() {
@@ -172,10 +172,10 @@ class NetImpl final : public IoThreadNetwork {
           break;
         }
         const std::int64_t delay = o.retry_after_ms ? *o.retry_after_ms : backoff_.delay_ms(attempt);
-        hooks_.log(LogLevel::Warn, o.what + "; next attempt in " + format_delay(delay) + " (attempt " +
-                                       std::to_string(attempt) +
-                                       (cfg_.max_reconnect_attempts > 0 ? " of " + std::to_string(cfg_.max_reconnect_attempts) : "") +
-                                       (o.retry_after_ms ? ", as the server's Retry-After asks" : ", backoff with jitter") + ")");
+        hooks_.log(LogLevel::Warn,
+                   o.what + "; next attempt in " + format_delay(delay) + " (attempt " + std::to_string(attempt) +
+                       (cfg_.max_reconnect_attempts > 0 ? " of " + std::to_string(cfg_.max_reconnect_attempts) : "") +
+                       (o.retry_after_ms ? ", as the server's Retry-After asks" : ", backoff with jitter") + ")");
         sleep_timer_.expires_after(std::chrono::milliseconds(delay));
         co_await sleep_timer_.async_wait(use_tuple);
       }
@@ -199,8 +199,10 @@ class NetImpl final : public IoThreadNetwork {
         co_return o;
       }
       if (stopping_) co_return stopped_outcome();
-      if (events_url_.tls()) o = co_await websocket_session<TlsStream>();
-      else o = co_await websocket_session<PlainStream>();
+      if (events_url_.tls())
+        o = co_await websocket_session<TlsStream>();
+      else
+        o = co_await websocket_session<PlainStream>();
       if (o.unauthorized && !retried_401) {
         retried_401 = true;
         token_.clear();
@@ -212,7 +214,8 @@ class NetImpl final : public IoThreadNetwork {
   }
 
   // ---- HTTP (http.cpp) ----
-  asio::awaitable<HttpResult> post(const Url& u, const std::string& content_type, std::string body, const std::string* bearer) {
+  asio::awaitable<HttpResult> post(const Url& u, const std::string& content_type, std::string body,
+                                   const std::string* bearer) {
     if (stopping_) {
       HttpResult r;
       r.error = "stopping";
@@ -272,7 +275,8 @@ class NetImpl final : public IoThreadNetwork {
     std::string scope;
     for (const auto& s : cfg_.scopes) scope += (scope.empty() ? "" : " ") + s;
     const std::string body = "grant_type=client_credentials&client_id=" + form_encode(cfg_.client_id) +
-                             "&client_secret=" + form_encode(cfg_.client_secret.reveal()) + "&scope=" + form_encode(scope);
+                             "&client_secret=" + form_encode(cfg_.client_secret.reveal()) +
+                             "&scope=" + form_encode(scope);
     c_.token_requests.add();
     const HttpResult r = co_await post(token_url_, "application/x-www-form-urlencoded", body, nullptr);
     const std::string what = "POST " + token_url_.str();
@@ -302,7 +306,8 @@ class NetImpl final : public IoThreadNetwork {
   asio::awaitable<bool> subscribe(Outcome& o) {
     std::string fields;
     for (const auto& f : cfg_.requested_fields) fields += (fields.empty() ? "" : ",") + json_quote(f);
-    const std::string filters = cfg_.filters.is_null() ? std::string("{\"status\":\"active\"}") : config_to_json(cfg_.filters);
+    const std::string filters =
+        cfg_.filters.is_null() ? std::string("{\"status\":\"active\"}") : config_to_json(cfg_.filters);
     const std::string body = "{\"subscriptionName\":" + json_quote(cfg_.subscription_name) +
                              ",\"eventType\":" + json_quote(cfg_.event_type) + ",\"filters\":" + filters +
                              ",\"requestedFields\":[" + fields + "]}";
@@ -311,8 +316,10 @@ class NetImpl final : public IoThreadNetwork {
     if (r.status != 200 && r.status != 201) {
       classify_http(what, r, o);
       if (r.status == 422)
-        o.what = what + ": HTTP 422: the server rejected the subscription (subscription_name, event_type, filters, "
-                        "requested_fields): " + server_message(r.body);
+        o.what = what +
+                 ": HTTP 422: the server rejected the subscription (subscription_name, event_type, filters, "
+                 "requested_fields): " +
+                 server_message(r.body);
       co_return false;
     }
     std::string err;
@@ -336,8 +343,10 @@ class NetImpl final : public IoThreadNetwork {
     const Url& u = events_url_;
     const std::string what = "WebSocket " + u.str();
     std::shared_ptr<S> s;
-    if constexpr (std::is_same_v<S, TlsStream>) s = std::make_shared<S>(io_, http_.tls());
-    else s = std::make_shared<S>(io_);
+    if constexpr (std::is_same_v<S, TlsStream>)
+      s = std::make_shared<S>(io_, http_.tls());
+    else
+      s = std::make_shared<S>(io_);
     auto& tcp_layer = beast::get_lowest_layer(*s);
     auto c = std::make_shared<Conn<S>>(io_, s);
     close_current_ = [c] { c->close_socket(); };
@@ -446,8 +455,9 @@ class NetImpl final : public IoThreadNetwork {
     }
     if (!beast::iequals(res[http::field::upgrade], "websocket") ||
         res[http::field::sec_websocket_accept] != websocket_accept_for(key)) {
-      o.what = what + ": WebSocket handshake failed: the 101 answer lacks 'Upgrade: websocket' or the right "
-                      "Sec-WebSocket-Accept";
+      o.what = what +
+               ": WebSocket handshake failed: the 101 answer lacks 'Upgrade: websocket' or the right "
+               "Sec-WebSocket-Accept";
       co_return false;
     }
     const auto rest = hb.data();
@@ -486,7 +496,8 @@ class NetImpl final : public IoThreadNetwork {
     if (c->closing) return;
     c->closing = true;
     send_frame(c, kOpClose, payload);
-    c->close_timer.expires_after(std::chrono::milliseconds(std::min<std::int64_t>(cfg_.handshake_timeout.ms, timeout_ms)));
+    c->close_timer.expires_after(
+        std::chrono::milliseconds(std::min<std::int64_t>(cfg_.handshake_timeout.ms, timeout_ms)));
     c->close_timer.async_wait([c](error_code ec) {
       if (!ec) c->close_socket();
     });

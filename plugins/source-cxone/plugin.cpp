@@ -22,9 +22,7 @@ cxflow::Schema<RtdStream> stream_schema() {
         "or any other with kind/array/key")
       .required()
       .example("agents/states");
-  s.key("interval", &RtdStream::interval, "Time between two polls of this stream")
-      .def("5s")
-      .range(100, 86'400'000);
+  s.key("interval", &RtdStream::interval, "Time between two polls of this stream").def("5s").range(100, 86'400'000);
   s.key("kind", &RtdStream::kind,
         "What the rows become: agents -> agent events, contacts -> interaction events, skills -> queue events, raw -> "
         "one event per changed row with the row's own keys. auto: from the path (unknown paths must set it)")
@@ -38,8 +36,9 @@ cxflow::Schema<RtdStream> stream_schema() {
         "Name of the response's row array (matched case-insensitively). Empty: from the kind (agentStates, "
         "activeContacts, skillActivity)")
       .def("");
-  s.key("key", &RtdStream::key, "Row field that identifies a row (dedupe and state). Empty: from the kind (agentId, "
-                                "contactId, skillId)")
+  s.key("key", &RtdStream::key,
+        "Row field that identifies a row (dedupe and state). Empty: from the kind (agentId, "
+        "contactId, skillId)")
       .def("");
   s.check([](const RtdStream& st) {
     RtdStream copy = st;
@@ -84,7 +83,8 @@ struct Plugin {
         .def("us-1")
         .example("eu-1");
     s.key("token_url", &Config::token_url,
-          "OAuth2 token endpoint (form-encoded client-credentials POST). Empty: https://api-REGION.cxone.com/oauth/token")
+          "OAuth2 token endpoint (form-encoded client-credentials POST). Empty: "
+          "https://api-REGION.cxone.com/oauth/token")
         .def("")
         .example("https://127.0.0.1:8443/oauth/token");
     s.key("subscription_url", &Config::subscription_url,
@@ -105,7 +105,9 @@ struct Plugin {
           "OAuth2 client secret (websocket; rtd with auth password); take it from the environment: "
           "${CXONE_CLIENT_SECRET}. Never logged")
         .example("${CXONE_CLIENT_SECRET}");
-    s.key("scopes", &Config::scopes, "OAuth2 scopes requested with the token (sent space-separated) (default: [analytics:read, realtime:read, events:subscribe])");
+    s.key("scopes", &Config::scopes,
+          "OAuth2 scopes requested with the token (sent space-separated) (default: [analytics:read, realtime:read, "
+          "events:subscribe])");
     s.key("token_refresh_margin", &Config::token_refresh_margin,
           "A cached token is replaced this long before it expires (expires_in of the token response)")
         .def("60s")
@@ -169,8 +171,11 @@ struct Plugin {
     s.key("filters", &Config::filters,
           "filters object of the subscription POST, any YAML map (sent as JSON). Absent: the seed's {status: active}")
         .example("{status: active, queue: [sales, support]}");
-    s.key("requested_fields", &Config::requested_fields, "requestedFields of the subscription POST (default: [interactionId, agentId, metrics.handleTime, metrics.waitTime, metrics.state])");
-    s.key("stream_events", &Config::stream_events, "`events` list of the WebSocket subscribe message (default: [interaction, agent, queue])");
+    s.key("requested_fields", &Config::requested_fields,
+          "requestedFields of the subscription POST (default: [interactionId, agentId, metrics.handleTime, "
+          "metrics.waitTime, metrics.state])");
+    s.key("stream_events", &Config::stream_events,
+          "`events` list of the WebSocket subscribe message (default: [interaction, agent, queue])");
     s.key("stream_format", &Config::stream_format, "`format` of the WebSocket subscribe message").def("json");
     s.key("ca_file", &Config::ca_file,
           "PEM file of CA certificates to verify https/wss servers against instead of the system store "
@@ -181,7 +186,9 @@ struct Plugin {
           "Verify server certificates and host names. false disables verification (logged as a warning at start); "
           "prefer ca_file")
         .def("true");
-    s.key("http_timeout", &Config::http_timeout, "Timeout of one HTTP request (token, discovery, subscription, one Real-Time Data API page), connect to response; a request that times out is retried with the backoff")
+    s.key("http_timeout", &Config::http_timeout,
+          "Timeout of one HTTP request (token, discovery, subscription, one Real-Time Data API page), connect to "
+          "response; a request that times out is retried with the backoff")
         .def("10s")
         .range(1, 600'000);
     s.key("handshake_timeout", &Config::handshake_timeout, "Timeout of the TCP/TLS/WebSocket handshake")
@@ -237,13 +244,15 @@ struct Plugin {
           "is malformed")
         .def("timestamp");
     s.key("required_fields", &Config::required_fields,
-          "Fields every event must carry (non-null); an event without one is counted as malformed{reason=missing_field} (default: [eventType])");
+          "Fields every event must carry (non-null); an event without one is counted as "
+          "malformed{reason=missing_field} (default: [eventType])");
     s.key("max_out_of_order", &Config::max_out_of_order,
           "Watermark lag: after each batch the watermark is the highest event time seen minus this")
         .def("2s")
         .min(0);
     s.key("idle_timeout", &Config::idle_timeout,
-          "Once events have arrived: no events (and no backpressure) for this long advances the watermark to the wall clock minus "
+          "Once events have arrived: no events (and no backpressure) for this long advances the watermark to the wall "
+          "clock minus "
           "max_out_of_order so windows close in quiet periods. 0s disables")
         .def("60s")
         .min(0);

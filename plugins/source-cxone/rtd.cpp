@@ -25,11 +25,16 @@ namespace asio = boost::asio;
 
 const char* retry_cause_name(RetryCause c) noexcept {
   switch (c) {
-    case RetryCause::unauthorized: return "unauthorized";
-    case RetryCause::rate_limited: return "rate_limited";
-    case RetryCause::server_error: return "server_error";
-    case RetryCause::network: return "network";
-    case RetryCause::timeout: return "timeout";
+    case RetryCause::unauthorized:
+      return "unauthorized";
+    case RetryCause::rate_limited:
+      return "rate_limited";
+    case RetryCause::server_error:
+      return "server_error";
+    case RetryCause::network:
+      return "network";
+    case RetryCause::timeout:
+      return "timeout";
   }
   return "unknown";
 }
@@ -50,13 +55,19 @@ RtdCounters::RtdCounters(Setup& s)
       malformed(s.counter("rtd_malformed_total")),
       tracked(s.counter("rtd_tracked_keys")) {
   for (int i = 0; i < kRetryCauses; ++i)
-    retries_by.push_back(&s.declare_counter({"rtd_retries", CounterKind::Counter, "requests",
-                                             {{"cause", retry_cause_name(static_cast<RetryCause>(i))}}, CounterRole::Retries,
+    retries_by.push_back(&s.declare_counter({"rtd_retries",
+                                             CounterKind::Counter,
+                                             "requests",
+                                             {{"cause", retry_cause_name(static_cast<RetryCause>(i))}},
+                                             CounterRole::Retries,
                                              "API and token requests retried, by cause"}));
   for (int i = 0; i < rtd::kRowIssues; ++i)
-    malformed_by.push_back(&s.declare_counter({"rtd_malformed", CounterKind::Counter, "rows",
+    malformed_by.push_back(&s.declare_counter({"rtd_malformed",
+                                               CounterKind::Counter,
+                                               "rows",
                                                {{"reason", rtd::row_issue_name(static_cast<rtd::RowIssue>(i))}},
-                                               CounterRole::Malformed, "rows skipped as malformed, by reason"}));
+                                               CounterRole::Malformed,
+                                               "rows skipped as malformed, by reason"}));
 }
 
 namespace {
@@ -74,8 +85,8 @@ RetryCause cause_of(const AuthFailure& f) {
 
 class RtdNet final : public IoThreadNetwork {
  public:
-  RtdNet(const Config& cfg, const FieldTable& fields, Counters& counters, RtdCounters& rc, std::shared_ptr<Handoff> handoff,
-         NetHooks hooks)
+  RtdNet(const Config& cfg, const FieldTable& fields, Counters& counters, RtdCounters& rc,
+         std::shared_ptr<Handoff> handoff, NetHooks hooks)
       : IoThreadNetwork(cfg, std::move(handoff), std::move(hooks)),
         c_(counters),
         rc_(rc),
@@ -121,7 +132,8 @@ class RtdNet final : public IoThreadNetwork {
       }
       root_ = base + cfg_.api_path_prefix + "/" + cfg_.api_version + "/";
       std::string names;
-      for (const auto& s : streams_) names += (names.empty() ? "" : ", ") + s.path + " every " + format_duration(s.interval);
+      for (const auto& s : streams_)
+        names += (names.empty() ? "" : ", ") + s.path + " every " + format_duration(s.interval);
       hooks_.log(LogLevel::Info, "polling " + root_ + " (" + names + ")" +
                                      (auth_.tenant_id().empty() ? "" : " for tenant " + auth_.tenant_id()));
       const std::int64_t t0 = steady_now_ms();
@@ -151,8 +163,10 @@ class RtdNet final : public IoThreadNetwork {
         const std::int64_t started = steady_now_ms();
         if (!co_await poll(i)) co_return;
         StreamRun& st = state_[i];
-        if (st.reread_now) st.next_due_ms = steady_now_ms();
-        else st.next_due_ms = std::max(started, st.next_due_ms) + streams_[i].interval.ms;
+        if (st.reread_now)
+          st.next_due_ms = steady_now_ms();
+        else
+          st.next_due_ms = std::max(started, st.next_due_ms) + streams_[i].interval.ms;
       }
     } catch (const std::exception& e) {
       hooks_.fail(std::string("source-cxone poller: ") + e.what());
@@ -174,8 +188,9 @@ class RtdNet final : public IoThreadNetwork {
       co_return false;
     }
     const std::int64_t delay = f.retry_after_ms ? *f.retry_after_ms : backoff_.delay_ms(attempt);
-    hooks_.log(LogLevel::Warn, f.what + "; next attempt in " + format_delay(delay) + " (attempt " + std::to_string(attempt) +
-                                   (f.retry_after_ms ? ", as the server's Retry-After asks" : ", backoff with jitter") + ")");
+    hooks_.log(LogLevel::Warn,
+               f.what + "; next attempt in " + format_delay(delay) + " (attempt " + std::to_string(attempt) +
+                   (f.retry_after_ms ? ", as the server's Retry-After asks" : ", backoff with jitter") + ")");
     sleep_timer_.expires_after(std::chrono::milliseconds(delay));
     co_await sleep_timer_.async_wait(use_tuple);
     co_return !stopping_;
@@ -250,7 +265,8 @@ class RtdNet final : public IoThreadNetwork {
       const auto u = parse_url(url, &err);
       if (!u) {
         rc_.bad_pages.add();
-        hooks_.log(LogLevel::Warn, "GET " + root_ + s.path + ": _links.next '" + url + "' is not a URL (" + err + "); read cut short");
+        hooks_.log(LogLevel::Warn,
+                   "GET " + root_ + s.path + ": _links.next '" + url + "' is not a URL (" + err + "); read cut short");
         complete = false;
         break;
       }
@@ -273,8 +289,10 @@ class RtdNet final : public IoThreadNetwork {
         read_time = p->last_poll_ms ? *p->last_poll_ms : wall_now_ms();
         read_steady = steady_now_ms();
       }
-      if (!total0) total0 = p->total_records;
-      else if (p->total_records && *p->total_records != *total0) unstable = true;
+      if (!total0)
+        total0 = p->total_records;
+      else if (p->total_records && *p->total_records != *total0)
+        unstable = true;
       for (const auto& row : p->rows) norm_.row(i, row, *read_time, pending_.events);
       rows_read += static_cast<std::int64_t>(p->rows.size());
       rc_.rows.add(p->rows.size());
@@ -294,7 +312,8 @@ class RtdNet final : public IoThreadNetwork {
     if (not_modified && st.last_poll_ms) {
       // Nothing changed since last_poll_ms up to this request: the server's time has moved on by
       // at least what our clock has (a 304 carries no lastPollTime; updatedSince stays).
-      st.watermark_ms = std::max(st.watermark_ms.value_or(*st.last_poll_ms), *st.last_poll_ms + (now - st.last_poll_steady_ms));
+      st.watermark_ms =
+          std::max(st.watermark_ms.value_or(*st.last_poll_ms), *st.last_poll_ms + (now - st.last_poll_steady_ms));
       st.force_full = false;
       st.reread_now = false;
       st.rereads = 0;
@@ -318,7 +337,8 @@ class RtdNet final : public IoThreadNetwork {
     }
     const std::size_t produced = pending_.events.size() - before;
     c_.events.add(produced);
-    if (produced > 0) c_.last_event_time_ms.set(static_cast<std::uint64_t>(std::max<std::int64_t>(0, pending_.events.back().time_ms)));
+    if (produced > 0)
+      c_.last_event_time_ms.set(static_cast<std::uint64_t>(std::max<std::int64_t>(0, pending_.events.back().time_ms)));
     // The watermark: every stream has read up to its watermark; nothing older will follow.
     std::optional<std::int64_t> wm;
     for (const auto& r : state_) {

@@ -66,7 +66,8 @@ std::string id_text(const Json* v) {
   if (v->is_number_integer()) return std::to_string(v->get<std::int64_t>());
   if (v->is_number_float()) {
     const double d = v->get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) return std::to_string(static_cast<std::int64_t>(d));
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15)
+      return std::to_string(static_cast<std::int64_t>(d));
   }
   return "";
 }
@@ -112,13 +113,20 @@ std::optional<std::string> base64_decode(std::string_view in) {
   int bits = 0;
   for (char ch : in) {
     int v;
-    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-    else if (ch == '+' || ch == '-') v = 62;
-    else if (ch == '/' || ch == '_') v = 63;
-    else if (ch == '=') break;
-    else return std::nullopt;
+    if (ch >= 'A' && ch <= 'Z')
+      v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z')
+      v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9')
+      v = ch - '0' + 52;
+    else if (ch == '+' || ch == '-')
+      v = 62;
+    else if (ch == '/' || ch == '_')
+      v = 63;
+    else if (ch == '=')
+      break;
+    else
+      return std::nullopt;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -170,21 +178,25 @@ std::optional<Json> jwt_claims(std::string_view token) {
 
 const char* row_issue_name(RowIssue r) noexcept {
   switch (r) {
-    case RowIssue::not_an_object: return "not_an_object";
-    case RowIssue::missing_key: return "missing_key";
-    case RowIssue::bad_time: return "bad_time";
-    case RowIssue::bad_value: return "bad_value";
+    case RowIssue::not_an_object:
+      return "not_an_object";
+    case RowIssue::missing_key:
+      return "missing_key";
+    case RowIssue::bad_time:
+      return "bad_time";
+    case RowIssue::bad_value:
+      return "bad_value";
   }
   return "unknown";
 }
 
 std::string contact_state(std::string_view name, bool answered) {
   static const std::pair<const char*, const char*> kStates[] = {
-      {"InQueue", "queued"},   {"PreQueue", "queued"},     {"PostQueue", "queued"},  {"Queued", "queued"},
-      {"Routing", "queued"},   {"Incoming", "queued"},     {"Ringing", "queued"},    {"Parked", "queued"},
-      {"Active", "active"},    {"Connected", "active"},    {"Conference", "active"}, {"Transfer", "active"},
-      {"Consult", "active"},   {"Dialing", "active"},      {"Holding", "hold"},      {"Hold", "hold"},
-      {"ACW", "wrapup"},       {"Wrapup", "wrapup"},       {"WrapUp", "wrapup"},     {"AfterCallWork", "wrapup"},
+      {"InQueue", "queued"}, {"PreQueue", "queued"},  {"PostQueue", "queued"},  {"Queued", "queued"},
+      {"Routing", "queued"}, {"Incoming", "queued"},  {"Ringing", "queued"},    {"Parked", "queued"},
+      {"Active", "active"},  {"Connected", "active"}, {"Conference", "active"}, {"Transfer", "active"},
+      {"Consult", "active"}, {"Dialing", "active"},   {"Holding", "hold"},      {"Hold", "hold"},
+      {"ACW", "wrapup"},     {"Wrapup", "wrapup"},    {"WrapUp", "wrapup"},     {"AfterCallWork", "wrapup"},
   };
   for (const auto& [raw, norm] : kStates)
     if (iequal(name, raw)) return norm;
@@ -208,12 +220,24 @@ Normalizer::Normalizer(const Config& cfg, std::vector<RtdStream> streams, const 
     streams_.push_back(std::move(s));
   }
   auto id = [&](const char* name) { return fields.find(name).value_or(kNoField); };
-  f_ = Fields{id("eventType"),          id(cfg.timestamp_field.c_str()), id("interactionId"),
-              id("agentId"),            id("metadata.queue"),           id("metadata.skill"),
-              id("metadata.team"),      id("metadata.mediaType"),       id("metrics.state"),
-              id("metrics.reason"),     id("metrics.waitTime"),         id("metrics.handleTime"),
-              id("metrics.queueLength"), id("metrics.agentsAvailable"), id("metrics.agentsLoggedIn"),
-              id("metrics.contactsActive"), id("metrics.longestWait"),  id("metrics.serviceLevel")};
+  f_ = Fields{id("eventType"),
+              id(cfg.timestamp_field.c_str()),
+              id("interactionId"),
+              id("agentId"),
+              id("metadata.queue"),
+              id("metadata.skill"),
+              id("metadata.team"),
+              id("metadata.mediaType"),
+              id("metrics.state"),
+              id("metrics.reason"),
+              id("metrics.waitTime"),
+              id("metrics.handleTime"),
+              id("metrics.queueLength"),
+              id("metrics.agentsAvailable"),
+              id("metrics.agentsLoggedIn"),
+              id("metrics.contactsActive"),
+              id("metrics.longestWait"),
+              id("metrics.serviceLevel")};
 }
 
 bool Normalizer::contacts_need_full_reads() const {
@@ -258,10 +282,18 @@ bool Normalizer::row(std::size_t index, const Json& row, std::int64_t read_time_
   const std::size_t before = out.size();
   bool ok = false;
   switch (s.def.kind) {
-    case StreamKind::contacts: ok = contact_row(s, row, read_time_ms, out); break;
-    case StreamKind::agents: ok = agent_row(s, row, out); break;
-    case StreamKind::skills: ok = skill_row(s, row, read_time_ms, out); break;
-    default: ok = raw_row(s, row, read_time_ms, out); break;
+    case StreamKind::contacts:
+      ok = contact_row(s, row, read_time_ms, out);
+      break;
+    case StreamKind::agents:
+      ok = agent_row(s, row, out);
+      break;
+    case StreamKind::skills:
+      ok = skill_row(s, row, read_time_ms, out);
+      break;
+    default:
+      ok = raw_row(s, row, read_time_ms, out);
+      break;
   }
   stats_.events += out.size() - before;
   return ok;
@@ -394,9 +426,12 @@ bool Normalizer::skill_row(StreamState& s, const Json& row, std::int64_t read_ti
   const Json* lut = member(row, "lastUpdateTime");
   const Json* st = member(row, "serverTime");
   std::optional<std::int64_t> updated;
-  if (lut != nullptr && !lut->is_null()) updated = parse_time(lut);
-  else if (st != nullptr && !st->is_null()) updated = parse_time(st);
-  else updated = read_time_ms;
+  if (lut != nullptr && !lut->is_null())
+    updated = parse_time(lut);
+  else if (st != nullptr && !st->is_null())
+    updated = parse_time(st);
+  else
+    updated = read_time_ms;
   if (!updated) return malformed(RowIssue::bad_time);
   std::int64_t now = read_time_ms;
   if (st != nullptr && !st->is_null()) {
@@ -440,11 +475,16 @@ void Normalizer::flatten(const Json& v, const std::string& prefix, Event& e, int
   }
   const auto id = table_.find(prefix);
   if (!id) return;
-  if (v.is_string()) e.set(*id, v.get<std::string>());
-  else if (v.is_boolean()) e.set(*id, v.get<bool>());
-  else if (v.is_number_integer()) e.set(*id, v.get<std::int64_t>());
-  else if (v.is_number()) e.set(*id, v.get<double>());
-  else if (v.is_null()) e.set(*id, Value{});
+  if (v.is_string())
+    e.set(*id, v.get<std::string>());
+  else if (v.is_boolean())
+    e.set(*id, v.get<bool>());
+  else if (v.is_number_integer())
+    e.set(*id, v.get<std::int64_t>());
+  else if (v.is_number())
+    e.set(*id, v.get<double>());
+  else if (v.is_null())
+    e.set(*id, Value{});
 }
 
 bool Normalizer::raw_row(StreamState& s, const Json& row, std::int64_t read_time_ms, std::vector<Event>& out) {
@@ -489,8 +529,10 @@ std::size_t Normalizer::end_read(std::size_t index, bool complete, std::int64_t 
     it = s.contacts.erase(it);
   }
   for (auto it = s.keyed.begin(); it != s.keyed.end();) {
-    if (it->second.seen_read != s.read_no) it = s.keyed.erase(it);
-    else ++it;
+    if (it->second.seen_read != s.read_no)
+      it = s.keyed.erase(it);
+    else
+      ++it;
   }
   stats_.events += out.size() - before;
   return suspects;

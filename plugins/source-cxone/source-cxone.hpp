@@ -34,11 +34,11 @@ enum class EndDetection { automatic, end_state, absence };
 
 // One polled Real-Time Data API stream (protocol: rtd).
 struct RtdStream {
-  std::string path;             // under api_base_url + api_path_prefix + api_version, e.g. agents/states
+  std::string path;  // under api_base_url + api_path_prefix + api_version, e.g. agents/states
   Duration interval{5'000};
   StreamKind kind = StreamKind::automatic;
-  std::string array;            // "" = from the kind (agentStates, activeContacts, skillActivity)
-  std::string key;              // "" = from the kind (agentId, contactId, skillId)
+  std::string array;  // "" = from the kind (agentStates, activeContacts, skillActivity)
+  std::string key;    // "" = from the kind (agentId, contactId, skillId)
 };
 
 struct Config {
@@ -93,7 +93,7 @@ struct Config {
   Duration backoff_max{30'000};
   Duration backoff_reset_after{60'000};
   std::int64_t max_reconnect_attempts = 0;  // 0 = unlimited
-  bool end_on_close = false;  // a close 1000 from the server ends the stream (no reconnect)
+  bool end_on_close = false;                // a close 1000 from the server ends the stream (no reconnect)
   // Events.
   std::int64_t batch_size = 1024;
   WhenFull when_full = WhenFull::block;
@@ -141,13 +141,13 @@ class CxoneSource final : public Source {
   void stop() override;
 
  private:
-  void deliver();        // strand: take the hand-off slot and emit it
+  void deliver();  // strand: take the hand-off slot and emit it
   // Moves a full hand-off slot into `b` (rtd: events) and `raw` (websocket: messages).
   bool take_slot(Batch& b, RawFrames& raw);
   void decode(RawFrames& raw, Batch& b);  // websocket: the messages into b's events
-  void on_ready();       // strand: the pipeline has room again
-  void emit(Batch& b);   // strand: watermark bookkeeping + ctx.emit
-  void idle_check();     // strand: idle watermark timer
+  void on_ready();                        // strand: the pipeline has room again
+  void emit(Batch& b);                    // strand: watermark bookkeeping + ctx.emit
+  void idle_check();                      // strand: idle watermark timer
 
   Config cfg_;
   std::shared_ptr<Counters> counters_;

@@ -76,8 +76,7 @@ std::string check_url(const std::string& url, bool websocket) {
   std::string err;
   const auto u = parse_url(url, &err);
   if (!u) return "'" + url + "' is not a valid URL: " + err;
-  if (websocket && u->scheme != "ws" && u->scheme != "wss")
-    return "'" + url + "' must be a ws:// or wss:// URL";
+  if (websocket && u->scheme != "ws" && u->scheme != "wss") return "'" + url + "' must be a ws:// or wss:// URL";
   if (!websocket && u->scheme != "http" && u->scheme != "https")
     return "'" + url + "' must be an http:// or https:// URL";
   return "";
@@ -107,8 +106,10 @@ std::string form_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else if (c == ' ') out += '+';
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else if (c == ' ')
+      out += '+';
     else {
       out += '%';
       out += hex[c >> 4];
@@ -122,11 +123,21 @@ std::string json_quote(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -146,13 +157,15 @@ bool json_number(const std::string& s) {
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   return end == s.c_str() + s.size() && std::isfinite(v) && s[0] != '+' && s[0] != '.' && s.back() != '.' &&
-         s.find_first_of("xXnN") == std::string::npos && !(s.size() > 1 && s[0] == '0' && std::isdigit(static_cast<unsigned char>(s[1])));
+         s.find_first_of("xXnN") == std::string::npos &&
+         !(s.size() > 1 && s[0] == '0' && std::isdigit(static_cast<unsigned char>(s[1])));
 }
 }  // namespace
 
 std::string config_to_json(const ConfigNode& n) {
   switch (n.kind) {
-    case ConfigNode::Kind::Null: return "null";
+    case ConfigNode::Kind::Null:
+      return "null";
     case ConfigNode::Kind::Scalar:
       if (n.scalar == "true" || n.scalar == "false" || n.scalar == "null" || json_number(n.scalar)) return n.scalar;
       return json_quote(n.scalar);
@@ -185,12 +198,16 @@ std::optional<TokenResponse> parse_token_response(std::string_view body, std::st
   }
   t.access_token = tok->get<std::string>();
   const auto exp = j.find("expires_in");
-  if (exp != j.end() && exp->is_number()) t.expires_in_s = static_cast<std::int64_t>(exp->get<double>());
-  else if (exp != j.end() && exp->is_string()) t.expires_in_s = std::atoll(exp->get<std::string>().c_str());
-  else t.expires_in_s = 1800;  // the seed's documented lifetime
+  if (exp != j.end() && exp->is_number())
+    t.expires_in_s = static_cast<std::int64_t>(exp->get<double>());
+  else if (exp != j.end() && exp->is_string())
+    t.expires_in_s = std::atoll(exp->get<std::string>().c_str());
+  else
+    t.expires_in_s = 1800;  // the seed's documented lifetime
   const auto sc = j.find("scope");
   if (sc != j.end() && sc->is_string()) t.scope = sc->get<std::string>();
-  for (auto [key, out] : {std::pair<const char*, std::string*>{"refresh_token", &t.refresh_token}, {"id_token", &t.id_token}})
+  for (auto [key, out] :
+       {std::pair<const char*, std::string*>{"refresh_token", &t.refresh_token}, {"id_token", &t.id_token}})
     if (const auto it = j.find(key); it != j.end() && it->is_string()) *out = it->get<std::string>();
   return t;
 }
@@ -224,55 +241,112 @@ std::string server_message(std::string_view body) {
 
 const char* malformed_name(Malformed m) noexcept {
   switch (m) {
-    case Malformed::invalid_json: return "invalid_json";
-    case Malformed::not_an_object: return "not_an_object";
-    case Malformed::missing_timestamp: return "missing_timestamp";
-    case Malformed::bad_timestamp: return "bad_timestamp";
-    case Malformed::invalid_number: return "invalid_number";
-    case Malformed::wrong_type: return "wrong_type";
-    case Malformed::missing_field: return "missing_field";
+    case Malformed::invalid_json:
+      return "invalid_json";
+    case Malformed::not_an_object:
+      return "not_an_object";
+    case Malformed::missing_timestamp:
+      return "missing_timestamp";
+    case Malformed::bad_timestamp:
+      return "bad_timestamp";
+    case Malformed::invalid_number:
+      return "invalid_number";
+    case Malformed::wrong_type:
+      return "wrong_type";
+    case Malformed::missing_field:
+      return "missing_field";
   }
   return "unknown";
 }
 
 const char* cause_name(Cause c) noexcept {
   switch (c) {
-    case Cause::network: return "network";
-    case Cause::server_close: return "server_close";
-    case Cause::token_expired: return "token_expired";
-    case Cause::unknown_subscription: return "unknown_subscription";
-    case Cause::message_too_large: return "message_too_large";
-    case Cause::ping_timeout: return "ping_timeout";
-    case Cause::http_error: return "http_error";
-    case Cause::tls: return "tls";
-    case Cause::protocol: return "protocol";
+    case Cause::network:
+      return "network";
+    case Cause::server_close:
+      return "server_close";
+    case Cause::token_expired:
+      return "token_expired";
+    case Cause::unknown_subscription:
+      return "unknown_subscription";
+    case Cause::message_too_large:
+      return "message_too_large";
+    case Cause::ping_timeout:
+      return "ping_timeout";
+    case Cause::http_error:
+      return "http_error";
+    case Cause::tls:
+      return "tls";
+    case Cause::protocol:
+      return "protocol";
   }
   return "unknown";
 }
 
 Counters::Counters(Setup& s)
-    : connections(s.declare_counter({"connections", CounterKind::Counter, "connections", {}, CounterRole::None, "connections established"})),
+    : connections(s.declare_counter(
+          {"connections", CounterKind::Counter, "connections", {}, CounterRole::None, "connections established"})),
       reconnects(s.counter("reconnects_total")),
-      events(s.declare_counter({"events_received", CounterKind::Counter, "events", {}, CounterRole::None, "valid events decoded"})),
-      frames(s.declare_counter({"frames_received", CounterKind::Counter, "messages", {}, CounterRole::None, "messages received"})),
-      bytes(s.declare_counter({"bytes_received", CounterKind::Counter, "bytes", {}, CounterRole::None, "message bytes received"})),
+      events(s.declare_counter(
+          {"events_received", CounterKind::Counter, "events", {}, CounterRole::None, "valid events decoded"})),
+      frames(s.declare_counter(
+          {"frames_received", CounterKind::Counter, "messages", {}, CounterRole::None, "messages received"})),
+      bytes(s.declare_counter(
+          {"bytes_received", CounterKind::Counter, "bytes", {}, CounterRole::None, "message bytes received"})),
       malformed(s.counter("malformed_total")),
-      too_large(s.declare_counter({"messages_too_large", CounterKind::Counter, "messages", {}, CounterRole::Malformed, "messages over max_message_size (the connection is closed)"})),
-      dropped_full(s.declare_counter({"dropped_full", CounterKind::Counter, "messages", {}, CounterRole::Dropped, "messages dropped undecoded while the pipeline was full (when_full: drop_newest)"})),
+      too_large(s.declare_counter({"messages_too_large",
+                                   CounterKind::Counter,
+                                   "messages",
+                                   {},
+                                   CounterRole::Malformed,
+                                   "messages over max_message_size (the connection is closed)"})),
+      dropped_full(
+          s.declare_counter({"dropped_full",
+                             CounterKind::Counter,
+                             "messages",
+                             {},
+                             CounterRole::Dropped,
+                             "messages dropped undecoded while the pipeline was full (when_full: drop_newest)"})),
       dead_lettered(s.counter("dead_lettered")),
-      prefiltered(s.declare_counter({"prefiltered", CounterKind::Counter, "events", {}, CounterRole::Dropped, "valid events dropped by pushed-down conditions"})),
+      prefiltered(s.declare_counter({"prefiltered",
+                                     CounterKind::Counter,
+                                     "events",
+                                     {},
+                                     CounterRole::Dropped,
+                                     "valid events dropped by pushed-down conditions"})),
       token_requests(s.counter("token_requests")),
       subscriptions(s.counter("subscriptions_created")),
-      http_retries(s.declare_counter({"http_retries", CounterKind::Counter, "requests", {}, CounterRole::Retries, "token and subscription requests retried"})),
-      last_event_time_ms(s.declare_counter({"last_event_time_ms", CounterKind::Gauge, "ms", {}, CounterRole::None, "event time of the newest event, ms since the epoch"})),
-      paused(s.declare_counter({"paused", CounterKind::Counter, "pauses", {}, CounterRole::None, "times reading was paused by backpressure"})) {
+      http_retries(s.declare_counter({"http_retries",
+                                      CounterKind::Counter,
+                                      "requests",
+                                      {},
+                                      CounterRole::Retries,
+                                      "token and subscription requests retried"})),
+      last_event_time_ms(s.declare_counter({"last_event_time_ms",
+                                            CounterKind::Gauge,
+                                            "ms",
+                                            {},
+                                            CounterRole::None,
+                                            "event time of the newest event, ms since the epoch"})),
+      paused(s.declare_counter({"paused",
+                                CounterKind::Counter,
+                                "pauses",
+                                {},
+                                CounterRole::None,
+                                "times reading was paused by backpressure"})) {
   for (int i = 0; i < kCauses; ++i)
-    reconnects_by[i] = &s.declare_counter({"reconnects", CounterKind::Counter, "connections",
-                                           {{"cause", cause_name(static_cast<Cause>(i))}}, CounterRole::Retries,
+    reconnects_by[i] = &s.declare_counter({"reconnects",
+                                           CounterKind::Counter,
+                                           "connections",
+                                           {{"cause", cause_name(static_cast<Cause>(i))}},
+                                           CounterRole::Retries,
                                            "reconnections, by what ended the previous connection"});
   for (int i = 0; i < kMalformedReasons; ++i)
-    malformed_by[i] = &s.declare_counter({"malformed", CounterKind::Counter, "messages",
-                                          {{"reason", malformed_name(static_cast<Malformed>(i))}}, CounterRole::Malformed,
+    malformed_by[i] = &s.declare_counter({"malformed",
+                                          CounterKind::Counter,
+                                          "messages",
+                                          {{"reason", malformed_name(static_cast<Malformed>(i))}},
+                                          CounterRole::Malformed,
                                           "messages skipped as malformed, by reason"});
 }
 

@@ -70,12 +70,15 @@ WsReader::Item WsReader::next(std::string_view in, std::size_t& used) {
     if (avail < 2) return more;
     const bool fin = (p[0] & 0x80) != 0;
     const unsigned opcode = p[0] & 0x0F;
-    if ((p[0] & 0x70) != 0) return failure(Kind::protocol_error, "reserved bits set in a frame header (no extension was negotiated)");
+    if ((p[0] & 0x70) != 0)
+      return failure(Kind::protocol_error, "reserved bits set in a frame header (no extension was negotiated)");
     if ((p[1] & 0x80) != 0) return failure(Kind::protocol_error, "a masked frame from the server");
     std::size_t hdr = 2;
     std::uint64_t len = p[1] & 0x7F;
-    if (len == 126) hdr = 4;
-    else if (len == 127) hdr = 10;
+    if (len == 126)
+      hdr = 4;
+    else if (len == 127)
+      hdr = 10;
     if (avail < hdr) {
       more.need = hdr;
       return more;
@@ -89,13 +92,17 @@ WsReader::Item WsReader::next(std::string_view in, std::size_t& used) {
     }
     const bool control = (opcode & 0x8) != 0;
     if (control) {
-      if (opcode != kClose && opcode != kPing && opcode != kPong) return failure(Kind::protocol_error, "an unknown control opcode");
+      if (opcode != kClose && opcode != kPing && opcode != kPong)
+        return failure(Kind::protocol_error, "an unknown control opcode");
       if (!fin) return failure(Kind::protocol_error, "a fragmented control frame");
       if (len > 125) return failure(Kind::protocol_error, "a control frame longer than 125 bytes");
     } else {
-      if (opcode != kContinuation && opcode != kText && opcode != kBinary) return failure(Kind::protocol_error, "an unknown data opcode");
-      if (opcode == kContinuation && !in_message_) return failure(Kind::protocol_error, "a continuation frame outside a message");
-      if (opcode != kContinuation && in_message_) return failure(Kind::protocol_error, "a new message inside a fragmented one");
+      if (opcode != kContinuation && opcode != kText && opcode != kBinary)
+        return failure(Kind::protocol_error, "an unknown data opcode");
+      if (opcode == kContinuation && !in_message_)
+        return failure(Kind::protocol_error, "a continuation frame outside a message");
+      if (opcode != kContinuation && in_message_)
+        return failure(Kind::protocol_error, "a new message inside a fragmented one");
       if (frag_.size() + len > max_message_) return failure(Kind::too_big, "message larger than max_message_size");
     }
     const std::size_t total = hdr + static_cast<std::size_t>(len);
@@ -107,14 +114,17 @@ WsReader::Item WsReader::next(std::string_view in, std::size_t& used) {
     used += total;
     Item it;
     if (control) {
-      if (opcode == kPing) it.kind = Kind::ping;
-      else if (opcode == kPong) it.kind = Kind::pong;
+      if (opcode == kPing)
+        it.kind = Kind::ping;
+      else if (opcode == kPong)
+        it.kind = Kind::pong;
       else {
         it.kind = Kind::close;
         if (payload.size() == 1) return failure(Kind::protocol_error, "a close frame with a 1-byte payload");
         if (payload.size() >= 2) {
           it.close_code = static_cast<unsigned char>(payload[0]) << 8 | static_cast<unsigned char>(payload[1]);
-          if (!valid_close_code(it.close_code)) return failure(Kind::protocol_error, "a close frame with an invalid code");
+          if (!valid_close_code(it.close_code))
+            return failure(Kind::protocol_error, "a close frame with an invalid code");
           it.payload = payload.substr(2);
           return it;
         }

@@ -45,9 +45,9 @@ class WsReader {
     // message: the whole message (with `padding` readable bytes after it); ping/pong: the
     // payload; close: the reason text.
     std::string_view payload;
-    int close_code = 1005;       // close: 1005 when the frame carries no code
-    const char* error = "";      // protocol_error / too_big: what was wrong
-    std::size_t need = 0;        // need_more: bytes the next frame needs in all (0: unknown yet)
+    int close_code = 1005;   // close: 1005 when the frame carries no code
+    const char* error = "";  // protocol_error / too_big: what was wrong
+    std::size_t need = 0;    // need_more: bytes the next frame needs in all (0: unknown yet)
   };
 
   WsReader(std::size_t max_message, std::size_t padding);

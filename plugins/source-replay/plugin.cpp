@@ -93,7 +93,8 @@ struct Plugin {
           "At the end of the file keep polling for appended lines (like tail -f) instead of ending the stream. "
           "No rotation or truncation handling")
         .def("false");
-    s.key("poll_interval", &Config::poll_interval, "With follow: how often to look for appended data at the end of the file")
+    s.key("poll_interval", &Config::poll_interval,
+          "With follow: how often to look for appended data at the end of the file")
         .def("500ms")
         .range(1, 3'600'000);
     s.record("prefilter", &Config::prefilter, prefilter_schema(),

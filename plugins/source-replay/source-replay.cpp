@@ -27,26 +27,36 @@ std::optional<double> parse_speed(std::string_view text) {
 
 const char* malformed_name(Malformed m) noexcept {
   switch (m) {
-    case Malformed::invalid_json: return "invalid_json";
-    case Malformed::not_an_object: return "not_an_object";
-    case Malformed::missing_timestamp: return "missing_timestamp";
-    case Malformed::bad_timestamp: return "bad_timestamp";
-    case Malformed::invalid_number: return "invalid_number";
-    case Malformed::too_long: return "too_long";
+    case Malformed::invalid_json:
+      return "invalid_json";
+    case Malformed::not_an_object:
+      return "not_an_object";
+    case Malformed::missing_timestamp:
+      return "missing_timestamp";
+    case Malformed::bad_timestamp:
+      return "bad_timestamp";
+    case Malformed::invalid_number:
+      return "invalid_number";
+    case Malformed::too_long:
+      return "too_long";
   }
   return "unknown";
 }
-
 
 namespace {
 
 Malformed from_decode(JsonDecodeResult r) {
   switch (r) {
-    case JsonDecodeResult::not_an_object: return Malformed::not_an_object;
-    case JsonDecodeResult::missing_timestamp: return Malformed::missing_timestamp;
-    case JsonDecodeResult::bad_timestamp: return Malformed::bad_timestamp;
-    case JsonDecodeResult::invalid_number: return Malformed::invalid_number;
-    default: return Malformed::invalid_json;
+    case JsonDecodeResult::not_an_object:
+      return Malformed::not_an_object;
+    case JsonDecodeResult::missing_timestamp:
+      return Malformed::missing_timestamp;
+    case JsonDecodeResult::bad_timestamp:
+      return Malformed::bad_timestamp;
+    case JsonDecodeResult::invalid_number:
+      return Malformed::invalid_number;
+    default:
+      return Malformed::invalid_json;
   }
 }
 
@@ -69,19 +79,53 @@ std::string excerpt(std::string_view line) {
 
 ReplaySource::ReplaySource(const Config& config, Setup& setup)
     : cfg_(config),
-      lines_(setup.declare_counter({"lines_read", CounterKind::Counter, "lines", {}, CounterRole::None, "lines read from the file"})),
-      malformed_total_(setup.declare_counter({"malformed_lines", CounterKind::Counter, "lines", {}, CounterRole::None, "lines skipped as malformed, all reasons (the sum of malformed{reason})"})),
-      future_(setup.declare_counter({"future_events", CounterKind::Counter, "events", {}, CounterRole::Dropped, "events more than max_future ahead of the highest time seen, dropped"})),
-      late_(setup.declare_counter({"late_events", CounterKind::Counter, "events", {}, CounterRole::None, "events older than the watermark (still emitted)"})),
-      defaulted_(setup.declare_counter({"time_defaulted", CounterKind::Counter, "events", {}, CounterRole::None, "events given the highest time seen (on_bad_time: last_seen)"})),
-      dead_lettered_(setup.declare_counter({"dead_lettered", CounterKind::Counter, "lines", {}, CounterRole::None, "lines written to dead_letter"})),
-      prefiltered_(setup.declare_counter({"prefiltered", CounterKind::Counter, "lines", {}, CounterRole::Dropped, "lines dropped by the prefilter or pushed-down conditions before full decoding"})) {
+      lines_(setup.declare_counter(
+          {"lines_read", CounterKind::Counter, "lines", {}, CounterRole::None, "lines read from the file"})),
+      malformed_total_(
+          setup.declare_counter({"malformed_lines",
+                                 CounterKind::Counter,
+                                 "lines",
+                                 {},
+                                 CounterRole::None,
+                                 "lines skipped as malformed, all reasons (the sum of malformed{reason})"})),
+      future_(setup.declare_counter({"future_events",
+                                     CounterKind::Counter,
+                                     "events",
+                                     {},
+                                     CounterRole::Dropped,
+                                     "events more than max_future ahead of the highest time seen, dropped"})),
+      late_(setup.declare_counter({"late_events",
+                                   CounterKind::Counter,
+                                   "events",
+                                   {},
+                                   CounterRole::None,
+                                   "events older than the watermark (still emitted)"})),
+      defaulted_(setup.declare_counter({"time_defaulted",
+                                        CounterKind::Counter,
+                                        "events",
+                                        {},
+                                        CounterRole::None,
+                                        "events given the highest time seen (on_bad_time: last_seen)"})),
+      dead_lettered_(setup.declare_counter(
+          {"dead_lettered", CounterKind::Counter, "lines", {}, CounterRole::None, "lines written to dead_letter"})),
+      prefiltered_(
+          setup.declare_counter({"prefiltered",
+                                 CounterKind::Counter,
+                                 "lines",
+                                 {},
+                                 CounterRole::Dropped,
+                                 "lines dropped by the prefilter or pushed-down conditions before full decoding"})) {
   const auto speed = parse_speed(cfg_.speed);
-  if (!speed) throw ConfigException({}, "'speed': expected 'max' or a positive factor (1 = original pace), found '" + cfg_.speed + "'");
+  if (!speed)
+    throw ConfigException(
+        {}, "'speed': expected 'max' or a positive factor (1 = original pace), found '" + cfg_.speed + "'");
   speed_ = *speed;
   for (int i = 0; i < kMalformedReasons; ++i)
-    malformed_[i] = &setup.declare_counter({"malformed", CounterKind::Counter, "lines",
-                                            {{"reason", malformed_name(static_cast<Malformed>(i))}}, CounterRole::Malformed,
+    malformed_[i] = &setup.declare_counter({"malformed",
+                                            CounterKind::Counter,
+                                            "lines",
+                                            {{"reason", malformed_name(static_cast<Malformed>(i))}},
+                                            CounterRole::Malformed,
                                             "lines skipped as malformed, by reason"});
   // A replayed file holds normalized events, and whatever other fields it was recorded with.
   normalized::declare_fields(setup);
@@ -93,7 +137,8 @@ ReplaySource::ReplaySource(const Config& config, Setup& setup)
   if (!pf.states.empty()) setup.reads("metrics.state", FieldType::String);
   if (!pf.where.is_null()) {
     if (!pf.where.is_scalar())
-      throw ConfigException(pf.where.pos, "'prefilter.where': expected a condition string, e.g. 'metrics.waitTime <= 20'");
+      throw ConfigException(pf.where.pos,
+                            "'prefilter.where': expected a condition string, e.g. 'metrics.waitTime <= 20'");
     try {
       where_ = Condition::parse(pf.where.scalar, setup, pf.where.pos);
     } catch (const ConfigException& e) {
@@ -119,8 +164,8 @@ void ReplaySource::start(SourceContext& ctx) {
   if (!cfg_.dead_letter.empty()) {
     dead_ = std::fopen(cfg_.dead_letter.c_str(), "ae");
     if (dead_ == nullptr)
-      throw std::runtime_error("cannot open dead-letter file '" + cfg_.dead_letter + "' (key 'dead_letter'): " +
-                               std::strerror(errno));
+      throw std::runtime_error("cannot open dead-letter file '" + cfg_.dead_letter +
+                               "' (key 'dead_letter'): " + std::strerror(errno));
   }
   JsonDecodeOptions opts;
   opts.timestamp_field = cfg_.timestamp_field;
@@ -213,7 +258,8 @@ ReplaySource::Read ReplaySource::next_line(std::string_view& line) {
     } else if (end_ - begin_ > max_line) {
       ++line_no_;
       lines_.add();
-      malformed(Malformed::too_long, std::string_view(data + begin_, end_ - begin_), "more than max_line_bytes " + std::to_string(max_line) + " bytes");
+      malformed(Malformed::too_long, std::string_view(data + begin_, end_ - begin_),
+                "more than max_line_bytes " + std::to_string(max_line) + " bytes");
       dead_letter(std::string_view(data + begin_, end_ - begin_), false);
       begin_ = end_;
       skipping_ = true;
@@ -403,8 +449,10 @@ void ReplaySource::pump() {
     batch.events.push_back(std::move(*pending_));
     pending_.reset();
   }
-  if (emit(batch, false)) ctx_->post([this] { pump(); });
-  else ctx_->when_ready([this] { pump(); });
+  if (emit(batch, false))
+    ctx_->post([this] { pump(); });
+  else
+    ctx_->when_ready([this] { pump(); });
 }
 
 }  // namespace cxflow::replay

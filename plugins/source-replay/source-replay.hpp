@@ -55,7 +55,6 @@ struct Config {
   Prefilter prefilter;
 };
 
-
 // "max" -> 0; a positive factor ("1", "60", "0.5") -> the factor; anything else -> nullopt.
 std::optional<double> parse_speed(std::string_view text);
 
@@ -97,8 +96,8 @@ class ReplaySource final : public Source {
   SourceContext* ctx_ = nullptr;
   std::unique_ptr<JsonEventDecoder> decoder_;
   std::unique_ptr<JsonEventDecoder> fallback_decoder_;  // on_bad_time: last_seen
-  Event scratch_;      // decode target; keeps its field capacity across skipped lines
-  Condition where_;    // prefilter.where (event_types/states run inside the decoder)
+  Event scratch_;                                       // decode target; keeps its field capacity across skipped lines
+  Condition where_;                                     // prefilter.where (event_types/states run inside the decoder)
 
   // Input.
   int fd_ = -1;
@@ -114,7 +113,7 @@ class ReplaySource final : public Source {
   // Time.
   std::optional<Event> pending_;  // next event, not yet due (paced mode)
   bool have_max_ = false;
-  std::int64_t max_seen_ = 0;     // highest accepted event time
+  std::int64_t max_seen_ = 0;  // highest accepted event time
   bool have_emitted_ = false;
   std::int64_t max_emitted_ = 0;  // highest emitted event time (drives the watermark)
   std::int64_t last_watermark_ = kNoWatermark;

@@ -36,9 +36,14 @@ Schema<QueueConfig> queue_schema() {
 
 Schema<AgentGroupConfig> agent_schema() {
   Schema<AgentGroupConfig> s;
-  s.key("name", &AgentGroupConfig::name, "Team name (metadata.team on agent events); unique").required().example("sales");
-  s.key("count", &AgentGroupConfig::count, "Agents in the group, all logged in at the start").def("1").range(0, 1'000'000);
-  s.key("prefix", &AgentGroupConfig::prefix, "agentId prefix: agents are <prefix>-01, <prefix>-02...; empty = the team name")
+  s.key("name", &AgentGroupConfig::name, "Team name (metadata.team on agent events); unique")
+      .required()
+      .example("sales");
+  s.key("count", &AgentGroupConfig::count, "Agents in the group, all logged in at the start")
+      .def("1")
+      .range(0, 1'000'000);
+  s.key("prefix", &AgentGroupConfig::prefix,
+        "agentId prefix: agents are <prefix>-01, <prefix>-02...; empty = the team name")
       .def("");
   s.key("queues", &AgentGroupConfig::queues,
         "Queues (skills) the group serves; a free agent takes the longest-waiting contact among them. "
@@ -59,7 +64,8 @@ Schema<ScenarioStepConfig> step_schema() {
         "cumulative: 1.0 restores it)")
       .min(0)
       .example("1.5");
-  s.key("queue", &ScenarioStepConfig::queue, "Limits 'arrivals' and 'handle_factor' to this queue (default: every queue)");
+  s.key("queue", &ScenarioStepConfig::queue,
+        "Limits 'arrivals' and 'handle_factor' to this queue (default: every queue)");
   s.key("logout", &ScenarioStepConfig::logout,
         "Number of agents that log out: idle agents at once, busy agents when their contact is done")
       .min(0)
@@ -68,7 +74,8 @@ Schema<ScenarioStepConfig> step_schema() {
         "Number of agents that log in: logged-out agents first, then new agents added to the group")
       .min(0)
       .example("5");
-  s.key("group", &ScenarioStepConfig::group, "Limits 'logout'/'login' to this agent group (login default: the first group)");
+  s.key("group", &ScenarioStepConfig::group,
+        "Limits 'logout'/'login' to this agent group (login default: the first group)");
   s.check([](const ScenarioStepConfig& c) { return check_scenario_step(c); });
   return s;
 }
@@ -98,7 +105,8 @@ struct Plugin {
           "per second")
         .def("max")
         .example("60");
-    s.key("duration", &Config::duration, "Simulated time to run, then end the stream; 0s = run until stopped").def("0s");
+    s.key("duration", &Config::duration, "Simulated time to run, then end the stream; 0s = run until stopped")
+        .def("0s");
     s.key("max_events", &Config::max_events, "End the stream after this many events; 0 = no limit").def("0").min(0);
     s.key("batch_size", &Config::batch_size, "Events per batch").def("512").range(1, 1'000'000);
     s.key("queue_snapshot_interval", &Config::queue_snapshot_interval,
@@ -118,8 +126,9 @@ struct Plugin {
     s.records("scenario", &Config::scenario, step_schema(), "Timed changes: arrival multipliers, logouts, logins");
     s.key("arrival_curve", &Config::arrival_curve,
           "Optional 24 hourly arrival multipliers, indexed by the simulated UTC hour of day")
-        .example("[0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.7, 1.0, 1.3, 1.5, 1.4, 1.3, 1.2, 1.3, 1.4, 1.3, 1.1, 0.9, 0.7, 0.6, "
-                 "0.5, 0.4, 0.3, 0.2]");
+        .example(
+            "[0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.7, 1.0, 1.3, 1.5, 1.4, 1.3, 1.2, 1.3, 1.4, 1.3, 1.1, 0.9, 0.7, 0.6, "
+            "0.5, 0.4, 0.3, 0.2]");
     s.key("break_rate_per_hour", &Config::break_rate_per_hour,
           "Short breaks per agent per hour (Poisson); an agent on a contact takes it when free. 0 = no breaks")
         .def("0.5")

@@ -108,11 +108,21 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -176,13 +186,16 @@ std::string resolve_model(const Config& cfg, Model& m) {
     const char* e = b + cfg.speed.size();
     auto r = std::from_chars(b, e, f);
     if (r.ec != std::errc{} || r.ptr != e || !(f > 0) || !std::isfinite(f))
-      error("speed: expected 'max' or a positive factor (1 = real time, 60 = one simulated minute per second), found '" +
-            cfg.speed + "'");
-    else m.speed_factor = f;
+      error(
+          "speed: expected 'max' or a positive factor (1 = real time, 60 = one simulated minute per second), found '" +
+          cfg.speed + "'");
+    else
+      m.speed_factor = f;
   }
   // start time
   if (cfg.start_time != "now") {
-    if (auto t = parse_iso8601_ms(cfg.start_time)) m.start_ms = *t;
+    if (auto t = parse_iso8601_ms(cfg.start_time))
+      m.start_ms = *t;
     else
       error("start_time: expected an ISO 8601 time with a zone (e.g. 2026-01-05T08:00:00Z) or 'now', found '" +
             cfg.start_time + "'");
@@ -192,10 +205,15 @@ std::string resolve_model(const Config& cfg, Model& m) {
   m.emit_interaction = m.emit_agent = m.emit_queue = false;
   const std::vector<std::string> types{"interaction", "agent", "queue"};
   for (const auto& t : cfg.event_types) {
-    if (t == "interaction") m.emit_interaction = true;
-    else if (t == "agent") m.emit_agent = true;
-    else if (t == "queue") m.emit_queue = true;
-    else error("event_types: unknown event type '" + t + "'; expected interaction, agent or queue" + did_you_mean(t, types));
+    if (t == "interaction")
+      m.emit_interaction = true;
+    else if (t == "agent")
+      m.emit_agent = true;
+    else if (t == "queue")
+      m.emit_queue = true;
+    else
+      error("event_types: unknown event type '" + t + "'; expected interaction, agent or queue" +
+            did_you_mean(t, types));
   }
   // arrival curve
   if (!cfg.arrival_curve.empty() && cfg.arrival_curve.size() != 24) {
@@ -217,7 +235,8 @@ std::string resolve_model(const Config& cfg, Model& m) {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < queues.size(); ++i) {
     const auto& q = queues[i];
-    if (q.name.empty()) error("queues[" + std::to_string(i) + "].name: must not be empty");
+    if (q.name.empty())
+      error("queues[" + std::to_string(i) + "].name: must not be empty");
     else if (std::find(names.begin(), names.end(), q.name) != names.end())
       error("queues[" + std::to_string(i) + "].name: duplicate queue name '" + q.name + "'");
     names.push_back(q.name);
@@ -246,7 +265,8 @@ std::string resolve_model(const Config& cfg, Model& m) {
       for (const auto& q : m.queues) {
         const double mean_handle_s =
             static_cast<double>(q.handle_median_ms) / 1000.0 * std::exp(q.handle_sigma * q.handle_sigma / 2);
-        const double erlangs = q.arrivals_per_hour / 3600.0 * (mean_handle_s + static_cast<double>(q.wrapup_mean_ms) / 1000.0);
+        const double erlangs =
+            q.arrivals_per_hour / 3600.0 * (mean_handle_s + static_cast<double>(q.wrapup_mean_ms) / 1000.0);
         groups.push_back(AgentGroupConfig{q.name, static_cast<std::int64_t>(std::ceil(erlangs)) + 1, q.name, {q.name}});
       }
     }
@@ -255,7 +275,8 @@ std::string resolve_model(const Config& cfg, Model& m) {
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const auto& g = groups[i];
     const std::string where = "agents[" + std::to_string(i) + "]";
-    if (g.name.empty()) error(where + ".name: must not be empty");
+    if (g.name.empty())
+      error(where + ".name: must not be empty");
     else if (std::find(group_names.begin(), group_names.end(), g.name) != group_names.end())
       error(where + ".name: duplicate agent group name '" + g.name + "'");
     group_names.push_back(g.name);
@@ -296,19 +317,22 @@ std::string resolve_model(const Config& cfg, Model& m) {
     if (!s.queue.empty()) {
       ms.queue = queue_index(s.queue);
       if (ms.queue < 0)
-        error(where + ".queue: unknown queue '" + s.queue + "' (queues: " + join(names) + ")" + did_you_mean(s.queue, names));
+        error(where + ".queue: unknown queue '" + s.queue + "' (queues: " + join(names) + ")" +
+              did_you_mean(s.queue, names));
     }
     if (!s.group.empty()) {
       auto it = std::find(group_names.begin(), group_names.end(), s.group);
       if (it == group_names.end())
         error(where + ".group: unknown agent group '" + s.group + "' (groups: " + join(group_names) + ")" +
               did_you_mean(s.group, group_names));
-      else ms.group = static_cast<int>(it - group_names.begin());
+      else
+        ms.group = static_cast<int>(it - group_names.begin());
     }
     if (ms.login > 0 && m.groups.empty()) error(where + ".login: there is no agent group to log agents into");
     m.steps.push_back(ms);
   }
-  std::stable_sort(m.steps.begin(), m.steps.end(), [](const ModelStep& a, const ModelStep& b) { return a.at_ms < b.at_ms; });
+  std::stable_sort(m.steps.begin(), m.steps.end(),
+                   [](const ModelStep& a, const ModelStep& b) { return a.at_ms < b.at_ms; });
   std::string all;
   for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
   return all;
@@ -317,7 +341,17 @@ std::string resolve_model(const Config& cfg, Model& m) {
 // ---- The simulation -----------------------------------------------------------------------------
 
 struct SimulatorSource::Impl {
-  enum class Kind : std::uint8_t { Arrival, Abandon, HandleEnd, WrapupEnd, BreakRequest, BreakEnd, Step, RateChange, Snapshot };
+  enum class Kind : std::uint8_t {
+    Arrival,
+    Abandon,
+    HandleEnd,
+    WrapupEnd,
+    BreakRequest,
+    BreakEnd,
+    Step,
+    RateChange,
+    Snapshot
+  };
   struct Scheduled {
     std::int64_t t;
     std::uint64_t seq;  // insertion order: ties are processed first-in first-out
@@ -389,11 +423,36 @@ struct SimulatorSource::Impl {
         f_agents_available(setup.produces("metrics.agentsAvailable", FieldType::Number)),
         f_longest_wait(setup.produces("metrics.longestWait", FieldType::Number)),
         f_service_level(setup.produces("metrics.serviceLevel", FieldType::Number)),
-        c_arrived(setup.declare_counter({"contacts_arrived", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts that arrived"})),
-        c_answered(setup.declare_counter({"contacts_answered", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts answered by an agent"})),
-        c_abandoned(setup.declare_counter({"contacts_abandoned", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts that hung up while queued"})),
-        c_ended(setup.declare_counter({"contacts_ended", CounterKind::Counter, "contacts", {}, CounterRole::None, "simulated contacts completed"})),
-        c_gt_lines(setup.declare_counter({"ground_truth_lines", CounterKind::Counter, "lines", {}, CounterRole::None, "lines written to the ground_truth file"})) {
+        c_arrived(setup.declare_counter({"contacts_arrived",
+                                         CounterKind::Counter,
+                                         "contacts",
+                                         {},
+                                         CounterRole::None,
+                                         "simulated contacts that arrived"})),
+        c_answered(setup.declare_counter({"contacts_answered",
+                                          CounterKind::Counter,
+                                          "contacts",
+                                          {},
+                                          CounterRole::None,
+                                          "simulated contacts answered by an agent"})),
+        c_abandoned(setup.declare_counter({"contacts_abandoned",
+                                           CounterKind::Counter,
+                                           "contacts",
+                                           {},
+                                           CounterRole::None,
+                                           "simulated contacts that hung up while queued"})),
+        c_ended(setup.declare_counter({"contacts_ended",
+                                       CounterKind::Counter,
+                                       "contacts",
+                                       {},
+                                       CounterRole::None,
+                                       "simulated contacts completed"})),
+        c_gt_lines(setup.declare_counter({"ground_truth_lines",
+                                          CounterKind::Counter,
+                                          "lines",
+                                          {},
+                                          CounterRole::None,
+                                          "lines written to the ground_truth file"})) {
     if (std::string err = resolve_model(cfg, model); !err.empty()) throw ConfigException({}, err);
     batch_size = static_cast<std::size_t>(cfg.batch_size);
     id_prefix = "sim-" + std::to_string(cfg.seed) + "-";
@@ -447,7 +506,8 @@ struct SimulatorSource::Impl {
     Q.rate_per_hour = Q.cfg.arrivals_per_hour * Q.multiplier * curve_at(now);
     if (!(Q.rate_per_hour > 0)) return;
     const double mean_ms = 3'600'000.0 / Q.rate_per_hour;
-    schedule(now + std::max<std::int64_t>(0, to_ms(Q.arrivals_rng.exponential(mean_ms))), Kind::Arrival, q, Q.arrival_gen);
+    schedule(now + std::max<std::int64_t>(0, to_ms(Q.arrivals_rng.exponential(mean_ms))), Kind::Arrival, q,
+             Q.arrival_gen);
   }
 
   void initialize(std::int64_t t0) {
@@ -473,13 +533,27 @@ struct SimulatorSource::Impl {
     heap.pop_back();
     now = ev.t;
     switch (ev.kind) {
-      case Kind::Arrival: on_arrival(ev.a, ev.b); break;
-      case Kind::Abandon: on_abandon(ev.a, ev.b); break;
-      case Kind::HandleEnd: on_handle_end(ev.a, ev.b); break;
-      case Kind::WrapupEnd: on_wrapup_end(ev.a, ev.b); break;
-      case Kind::BreakRequest: on_break_request(ev.a, ev.b); break;
-      case Kind::BreakEnd: on_break_end(ev.a, ev.b); break;
-      case Kind::Step: on_step(ev.a); break;
+      case Kind::Arrival:
+        on_arrival(ev.a, ev.b);
+        break;
+      case Kind::Abandon:
+        on_abandon(ev.a, ev.b);
+        break;
+      case Kind::HandleEnd:
+        on_handle_end(ev.a, ev.b);
+        break;
+      case Kind::WrapupEnd:
+        on_wrapup_end(ev.a, ev.b);
+        break;
+      case Kind::BreakRequest:
+        on_break_request(ev.a, ev.b);
+        break;
+      case Kind::BreakEnd:
+        on_break_end(ev.a, ev.b);
+        break;
+      case Kind::Step:
+        on_step(ev.a);
+        break;
       case Kind::RateChange:
         for (std::uint32_t q = 0; q < queues.size(); ++q) reschedule_arrivals(q);
         schedule(next_hour(now), Kind::RateChange, 0);
@@ -509,7 +583,7 @@ struct SimulatorSource::Impl {
 
   void on_arrival(std::uint32_t q, std::uint64_t gen) {
     Queue& Q = queues[q];
-    if (gen != Q.arrival_gen) return;  // the rate changed since this was drawn
+    if (gen != Q.arrival_gen) return;                      // the rate changed since this was drawn
     const double mean_ms = 3'600'000.0 / Q.rate_per_hour;  // unchanged since this arrival was drawn
     schedule(now + std::max<std::int64_t>(0, to_ms(Q.arrivals_rng.exponential(mean_ms))), Kind::Arrival, q, gen);
 
@@ -521,11 +595,14 @@ struct SimulatorSource::Impl {
     c.queue = q;
     c.state = ContactState::Queued;
     // Every attribute is drawn at arrival, whatever happens later (common random numbers).
-    c.patience_ms = Q.cfg.patience_ms > 0 ? std::max<std::int64_t>(1, to_ms(Q.attr_rng.exponential(static_cast<double>(Q.cfg.patience_ms)))) : 0;
-    c.handle_ms = std::max<std::int64_t>(
-        1, to_ms(static_cast<double>(Q.cfg.handle_median_ms) * Q.handle_factor *
-                 std::exp(Q.cfg.handle_sigma * Q.attr_rng.normal())));
-    c.wrapup_ms = Q.cfg.wrapup_mean_ms > 0 ? to_ms(Q.attr_rng.exponential(static_cast<double>(Q.cfg.wrapup_mean_ms))) : 0;
+    c.patience_ms =
+        Q.cfg.patience_ms > 0
+            ? std::max<std::int64_t>(1, to_ms(Q.attr_rng.exponential(static_cast<double>(Q.cfg.patience_ms))))
+            : 0;
+    c.handle_ms = std::max<std::int64_t>(1, to_ms(static_cast<double>(Q.cfg.handle_median_ms) * Q.handle_factor *
+                                                  std::exp(Q.cfg.handle_sigma * Q.attr_rng.normal())));
+    c.wrapup_ms =
+        Q.cfg.wrapup_mean_ms > 0 ? to_ms(Q.attr_rng.exponential(static_cast<double>(Q.cfg.wrapup_mean_ms))) : 0;
     c_arrived.add();
     interaction_event(c, "queued");
 
@@ -702,15 +779,18 @@ struct SimulatorSource::Impl {
   void on_break_request(std::uint32_t a, std::uint64_t gen) {
     Agent& A = agents[a];
     if (gen != A.break_gen) return;
-    if (A.state == AgentState::Available) go_on_break(a);
-    else if (A.state == AgentState::Busy || A.state == AgentState::Wrapup) A.break_pending = true;
+    if (A.state == AgentState::Available)
+      go_on_break(a);
+    else if (A.state == AgentState::Busy || A.state == AgentState::Wrapup)
+      A.break_pending = true;
   }
 
   void go_on_break(std::uint32_t a) {
     Agent& A = agents[a];
     A.break_pending = false;
     set_agent_state(a, AgentState::Unavailable, "break");
-    const std::int64_t d = std::max<std::int64_t>(0, to_ms(A.rng.exponential(static_cast<double>(cfg.break_duration.ms))));
+    const std::int64_t d =
+        std::max<std::int64_t>(0, to_ms(A.rng.exponential(static_cast<double>(cfg.break_duration.ms))));
     schedule(now + d, Kind::BreakEnd, a, A.break_gen);
   }
 
@@ -747,7 +827,8 @@ struct SimulatorSource::Impl {
     std::vector<std::uint32_t> idle;
     for (std::uint32_t a = 0; a < agents.size(); ++a)
       if (in_group(agents[a], s.group) && agents[a].state == AgentState::Available) idle.push_back(a);
-    std::stable_sort(idle.begin(), idle.end(), [&](std::uint32_t x, std::uint32_t y) { return agents[x].since < agents[y].since; });
+    std::stable_sort(idle.begin(), idle.end(),
+                     [&](std::uint32_t x, std::uint32_t y) { return agents[x].since < agents[y].since; });
     for (std::uint32_t a : idle) {
       if (left == 0) return;
       logout_now(a);
@@ -793,7 +874,8 @@ struct SimulatorSource::Impl {
         drop_stale(Q);
         Event* e = new_event();
         if (e != nullptr) {
-          const double longest = Q.waiting.empty() ? 0.0 : static_cast<double>(now - contacts[Q.waiting.front().slot].arrival_ms) / 1000.0;
+          const double longest =
+              Q.waiting.empty() ? 0.0 : static_cast<double>(now - contacts[Q.waiting.front().slot].arrival_ms) / 1000.0;
           e->fields.reserve(7);
           put(*e, f_event_type, s_queue);
           put(*e, f_queue, Q.cfg.name);
@@ -801,7 +883,8 @@ struct SimulatorSource::Impl {
           e->fields.push_back(FieldValue{f_queue_length, Value(static_cast<std::int64_t>(Q.waiting_count))});
           e->fields.push_back(FieldValue{f_agents_available, Value(static_cast<std::int64_t>(Q.available_agents))});
           e->fields.push_back(FieldValue{f_longest_wait, Value(longest)});
-          e->fields.push_back(FieldValue{f_service_level, left_queue == 0 ? Value() : Value(static_cast<double>(Q.answered_in_sl) / left_queue)});
+          e->fields.push_back(FieldValue{
+              f_service_level, left_queue == 0 ? Value() : Value(static_cast<double>(Q.answered_in_sl) / left_queue)});
         }
       }
       Q.answered = Q.answered_in_sl = Q.abandoned = 0;
@@ -845,7 +928,8 @@ struct SimulatorSource::Impl {
     put(*e, f_state, state);
     if (c.state != ContactState::Queued) {
       put(*e, f_agent_id, agents[c.agent].id);
-      if (c.state == ContactState::Active) e->fields.push_back(FieldValue{f_wait, Value(static_cast<double>(c.answer_ms - c.arrival_ms) / 1000.0)});
+      if (c.state == ContactState::Active)
+        e->fields.push_back(FieldValue{f_wait, Value(static_cast<double>(c.answer_ms - c.arrival_ms) / 1000.0)});
     }
   }
 
@@ -876,20 +960,26 @@ struct SimulatorSource::Impl {
     o += ",\"skill\":";
     append_json_string(o, Q.cfg.skill);
     o += ",\"agentId\":";
-    if (ended) append_json_string(o, agents[c.agent].id);
-    else o += "null";
+    if (ended)
+      append_json_string(o, agents[c.agent].id);
+    else
+      o += "null";
     o += ended ? ",\"state\":\"ended\",\"arrival_ms\":" : ",\"state\":\"abandoned\",\"arrival_ms\":";
     append_int(o, c.arrival_ms);
     o += ",\"answer_ms\":";
-    if (ended) append_int(o, c.answer_ms);
-    else o += "null";
+    if (ended)
+      append_int(o, c.answer_ms);
+    else
+      o += "null";
     o += ",\"end_ms\":";
     append_int(o, now);
     o += ",\"wait_s\":";
     append_double(o, wait_s);
     o += ",\"handle_s\":";
-    if (ended) append_double(o, handle_s);
-    else o += "null";
+    if (ended)
+      append_double(o, handle_s);
+    else
+      o += "null";
     o += ",\"event_time_ms\":";
     append_int(o, e->time_ms);
     o += "}\n";
@@ -917,11 +1007,16 @@ struct SimulatorSource::Impl {
 
   static const char* agent_state_name(AgentState s) {
     switch (s) {
-      case AgentState::Available: return "available";
-      case AgentState::Busy: return "busy";
-      case AgentState::Wrapup: return "wrapup";
-      case AgentState::Unavailable: return "unavailable";
-      case AgentState::LoggedOut: return "logged_out";
+      case AgentState::Available:
+        return "available";
+      case AgentState::Busy:
+        return "busy";
+      case AgentState::Wrapup:
+        return "wrapup";
+      case AgentState::Unavailable:
+        return "unavailable";
+      case AgentState::LoggedOut:
+        return "logged_out";
     }
     return "?";
   }
@@ -931,7 +1026,8 @@ struct SimulatorSource::Impl {
     if (cfg.ground_truth.empty()) return;
     gt_file = std::fopen(cfg.ground_truth.c_str(), "w");
     if (gt_file == nullptr)
-      throw std::runtime_error("ground_truth: cannot open '" + cfg.ground_truth + "' for writing: " + std::strerror(errno));
+      throw std::runtime_error("ground_truth: cannot open '" + cfg.ground_truth +
+                               "' for writing: " + std::strerror(errno));
     gt_buf.reserve(1u << 20);
   }
   void write_ground_truth() {
@@ -950,7 +1046,8 @@ struct SimulatorSource::Impl {
     const bool bad = std::fflush(gt_file) != 0;
     std::fclose(gt_file);
     gt_file = nullptr;
-    if (bad) throw std::runtime_error("ground_truth: flushing '" + cfg.ground_truth + "' failed: " + std::strerror(errno));
+    if (bad)
+      throw std::runtime_error("ground_truth: flushing '" + cfg.ground_truth + "' failed: " + std::strerror(errno));
   }
 
   // ---- driving ----

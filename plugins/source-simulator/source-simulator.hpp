@@ -22,7 +22,7 @@ struct QueueConfig {
   std::string name;
   std::string skill;  // "" = same as name
   double arrivals_per_hour = 200;
-  Duration patience{90'000};  // mean, exponential; 0 = never abandons
+  Duration patience{90'000};      // mean, exponential; 0 = never abandons
   Duration handle_time{180'000};  // median of a log-normal
   double handle_time_sigma = 0.5;
   Duration wrapup{20'000};  // mean, exponential; 0 = no wrap-up
@@ -41,7 +41,7 @@ struct ScenarioStepConfig {
   double arrivals = -1;       // < 0 = not set
   double handle_factor = -1;  // < 0 = not set
   std::string queue;          // "" = every queue (arrivals and handle_factor only)
-  std::string group;     // "" = any group (login/logout only)
+  std::string group;          // "" = any group (login/logout only)
   std::int64_t logout = 0;
   std::int64_t login = 0;
 };
@@ -97,9 +97,9 @@ struct ModelStep {
 struct Model {
   std::vector<ModelQueue> queues;
   std::vector<ModelGroup> groups;
-  std::vector<ModelStep> steps;  // sorted by at_ms (stable)
-  std::vector<double> arrival_curve;  // empty or 24 multipliers
-  double speed_factor = 0;            // 0 = as fast as possible
+  std::vector<ModelStep> steps;          // sorted by at_ms (stable)
+  std::vector<double> arrival_curve;     // empty or 24 multipliers
+  double speed_factor = 0;               // 0 = as fast as possible
   std::optional<std::int64_t> start_ms;  // nullopt = wall clock at start
   bool emit_interaction = true, emit_agent = true, emit_queue = true;
 };

@@ -77,17 +77,22 @@ std::string websocket_accept(const std::string& key) {
 std::string malformed_frame(int kind, std::uint64_t n, const FakeOptions& o) {
   const std::string ts = format_iso8601_ms(o.start_time_ms);
   switch (kind) {
-    case 0: return "{\"eventType\":\"interaction\",\"timestamp\":";
+    case 0:
+      return "{\"eventType\":\"interaction\",\"timestamp\":";
     case 1:
-      return "{\"eventType\":\"interaction\",\"timestamp\":\"" + ts + "\",\"interactionId\":\"bad-" + std::to_string(n) +
-             "\",\"metadata\":{\"queue\":\"sales\"},\"metrics\":{\"state\":\"ended\",\"waitTime\":\"abc\",\"handleTime\":10}}";
+      return "{\"eventType\":\"interaction\",\"timestamp\":\"" + ts + "\",\"interactionId\":\"bad-" +
+             std::to_string(n) +
+             "\",\"metadata\":{\"queue\":\"sales\"},\"metrics\":{\"state\":\"ended\",\"waitTime\":\"abc\","
+             "\"handleTime\":10}}";
     case 2:
       return "{\"timestamp\":\"" + ts + "\",\"interactionId\":\"bad-" + std::to_string(n) +
-             "\",\"metadata\":{\"queue\":\"sales\"},\"metrics\":{\"state\":\"ended\",\"waitTime\":5,\"handleTime\":10}}";
+             "\",\"metadata\":{\"queue\":\"sales\"},\"metrics\":{\"state\":\"ended\",\"waitTime\":5,\"handleTime\":10}"
+             "}";
     case 3:
       return "{\"eventType\":\"interaction\",\"timestamp\":\"yesterday\",\"interactionId\":\"bad-" + std::to_string(n) +
              "\",\"metrics\":{\"state\":\"ended\",\"waitTime\":5,\"handleTime\":10}}";
-    default: return "42";
+    default:
+      return "42";
   }
 }
 
@@ -235,7 +240,8 @@ struct FakeCxone::Impl {
     lowest(*s).close(ignored);
   }
 
-  static http::response<http::string_body> reply(int status, std::string body, const http::request<http::string_body>& req) {
+  static http::response<http::string_body> reply(int status, std::string body,
+                                                 const http::request<http::string_body>& req) {
     return detail::json_reply(status, std::move(body), req);
   }
 
@@ -282,8 +288,10 @@ struct FakeCxone::Impl {
         return reply(422, "{\"message\":\"requestedFields: unknown field 'metrics.bogus'\"}", req);
       const std::string id = "sub-" + std::to_string(++t.subscriptions_created);
       subscriptions.insert(id);
-      return reply(201, "{\"id\":\"" + id + "\",\"status\":\"active\",\"createdAt\":\"" + format_iso8601_ms(o.start_time_ms) + "\"}",
-                   req);
+      return reply(
+          201,
+          "{\"id\":\"" + id + "\",\"status\":\"active\",\"createdAt\":\"" + format_iso8601_ms(o.start_time_ms) + "\"}",
+          req);
     }
     return reply(404, "{\"message\":\"not found\"}", req);
   }
@@ -332,7 +340,8 @@ struct FakeCxone::Impl {
     if (!co_await need(hdr + len)) co_return false;
     payload.assign(c.rx, hdr, len);
     if (masked)
-      for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(payload[i] ^ c.rx[mask_at + (i % 4)]);
+      for (std::size_t i = 0; i < payload.size(); ++i)
+        payload[i] = static_cast<char>(payload[i] ^ c.rx[mask_at + (i % 4)]);
     c.rx.erase(0, hdr + len);
     co_return true;
   }
@@ -359,7 +368,8 @@ struct FakeCxone::Impl {
         if (c->sent_close) {
           if (c->end_close) with([&] { ++t.end_closes_acked; });
         } else {
-          const int code = p.size() >= 2 ? (static_cast<unsigned char>(p[0]) << 8 | static_cast<unsigned char>(p[1])) : 1005;
+          const int code =
+              p.size() >= 2 ? (static_cast<unsigned char>(p[0]) << 8 | static_cast<unsigned char>(p[1])) : 1005;
           with([&] {
             ++t.client_closes;
             t.last_client_close_code = code;
@@ -440,7 +450,8 @@ struct FakeCxone::Impl {
   }
 
   template <class S>
-  asio::awaitable<void> websocket(std::shared_ptr<S> s, http::request<http::string_body>& req, beast::flat_buffer& buf) {
+  asio::awaitable<void> websocket(std::shared_ptr<S> s, http::request<http::string_body>& req,
+                                  beast::flat_buffer& buf) {
     if (!token_valid(req)) {
       with([&] { ++t.handshakes_401; });
       auto res = reply(401, "{\"message\":\"Token expired or invalid\"}", req);
@@ -450,8 +461,10 @@ struct FakeCxone::Impl {
       co_return;
     }
     const std::string accept = websocket_accept(std::string(req[http::field::sec_websocket_key]));
-    const std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                             "Sec-WebSocket-Accept: " + accept + "\r\n\r\n";
+    const std::string head =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        accept + "\r\n\r\n";
     auto c = std::make_shared<Conn<S>>(s, io);
     {
       auto [ec, n] = co_await asio::async_write(*s, asio::buffer(head), use_tuple);
@@ -475,8 +488,10 @@ struct FakeCxone::Impl {
         forget = false;
       }
       known = subscriptions.count(sub_id) > 0;
-      if (!known) ++t.unknown_subscription_closes;
-      else ++t.connections;
+      if (!known)
+        ++t.unknown_subscription_closes;
+      else
+        ++t.connections;
     });
     asio::co_spawn(io, reader(c), asio::detached);
     if (!known) {
@@ -675,9 +690,10 @@ void FakeCxone::forget_subscriptions() {
 std::pair<std::string, std::string> make_test_certificate(const std::string& dir) {
   const std::string cert = (std::filesystem::path(dir) / "cert.pem").string();
   const std::string key = (std::filesystem::path(dir) / "key.pem").string();
-  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-                          "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
-                          key + "' -out '" + cert + "' >/dev/null 2>&1";
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+      "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
+      key + "' -out '" + cert + "' >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0 || !std::filesystem::exists(cert))
     throw std::runtime_error("openssl could not create a test certificate in " + dir);
   return {cert, key};

@@ -38,24 +38,24 @@ struct FakeOptions {
   std::int64_t token_lifetime_s = 1800;
 
   // Generator.
-  std::uint64_t total_events = 0;                   // 0 = unlimited
-  std::int64_t start_time_ms = 1'767'600'000'000;   // 2026-01-05T08:00:00Z
-  std::int64_t interval_ms = 100;                   // event time step
-  std::size_t chunk_bytes = 16 * 1024;              // bytes per write
-  std::size_t events_per_frame = 1;                 // > 1: frames hold a JSON array of events
-  std::int64_t events_per_second = 0;               // 0 = full speed
-  bool close_when_done = true;                      // after total_events: close 1000 "end of stream"
+  std::uint64_t total_events = 0;                  // 0 = unlimited
+  std::int64_t start_time_ms = 1'767'600'000'000;  // 2026-01-05T08:00:00Z
+  std::int64_t interval_ms = 100;                  // event time step
+  std::size_t chunk_bytes = 16 * 1024;             // bytes per write
+  std::size_t events_per_frame = 1;                // > 1: frames hold a JSON array of events
+  std::int64_t events_per_second = 0;              // 0 = full speed
+  bool close_when_done = true;                     // after total_events: close 1000 "end of stream"
 
   // Faults (positions are global sequence numbers: "after K events were sent").
-  std::vector<std::uint64_t> drop_after;            // drop the TCP connection, no close frame
-  std::vector<std::uint64_t> close_1011_after;      // close frame 1011
-  std::vector<std::uint64_t> expire_token_after;    // revoke every token, close 4001; old tokens get 401
-  std::vector<std::uint64_t> oversize_after;        // one frame of oversize_bytes, then wait for the close
+  std::vector<std::uint64_t> drop_after;          // drop the TCP connection, no close frame
+  std::vector<std::uint64_t> close_1011_after;    // close frame 1011
+  std::vector<std::uint64_t> expire_token_after;  // revoke every token, close 4001; old tokens get 401
+  std::vector<std::uint64_t> oversize_after;      // one frame of oversize_bytes, then wait for the close
   std::size_t oversize_bytes = 2 * 1024 * 1024;
-  int token_429 = 0;                                // the first N token requests answer 429
-  std::optional<int> retry_after_s;                 // with Retry-After: N (else no header)
-  int subscription_status = 0;                      // 403 or 422: the subscription POST fails so
-  std::uint64_t malformed_every = 0;                // after every Nth event one malformed frame (kinds rotate)
+  int token_429 = 0;                  // the first N token requests answer 429
+  std::optional<int> retry_after_s;   // with Retry-After: N (else no header)
+  int subscription_status = 0;        // 403 or 422: the subscription POST fails so
+  std::uint64_t malformed_every = 0;  // after every Nth event one malformed frame (kinds rotate)
   // After event K (the Kth sent), one text frame with exactly this payload (any bytes), e.g. a
   // bad JSON literal; counted in Truth::raw_frames_sent, not in malformed_sent.
   std::vector<std::pair<std::uint64_t, std::string>> raw_frames_after;
@@ -72,31 +72,31 @@ inline constexpr const char* kMalformedKinds[] = {"invalid_json", "wrong_type", 
 inline constexpr int kMalformedKindCount = 5;
 
 struct Truth {
-  std::uint64_t events_sent = 0;        // completed writes, global sequence
-  std::uint64_t frames_sent = 0;        // event frames (not malformed)
+  std::uint64_t events_sent = 0;  // completed writes, global sequence
+  std::uint64_t frames_sent = 0;  // event frames (not malformed)
   std::uint64_t malformed_sent[kMalformedKindCount] = {};
-  std::uint64_t raw_frames_sent = 0;   // FakeOptions::raw_frames_after frames written
-  std::uint64_t connections = 0;        // WebSocket sessions accepted (subscribe received)
+  std::uint64_t raw_frames_sent = 0;  // FakeOptions::raw_frames_after frames written
+  std::uint64_t connections = 0;      // WebSocket sessions accepted (subscribe received)
   std::uint64_t tokens_issued = 0;
   std::uint64_t token_requests = 0;
   std::uint64_t token_429_sent = 0;
-  std::uint64_t handshakes_401 = 0;     // upgrades refused for an unknown/revoked token
+  std::uint64_t handshakes_401 = 0;  // upgrades refused for an unknown/revoked token
   std::uint64_t subscriptions_created = 0;
   std::uint64_t unknown_subscription_closes = 0;  // 1008
   std::uint64_t drops = 0, closes_1011 = 0, closes_4001 = 0, oversize_sent = 0, slow_cuts = 0;
   std::uint64_t end_closes_acked = 0;   // the client answered the end-of-stream close: it read everything
   std::uint64_t client_closes = 0;      // close frames the client sent first (not answers to ours)
   int last_client_close_code = 0;       // the code of the last one (1005 when it had none)
-  std::uint64_t pings = 0;                // pings from the client
-  std::uint64_t server_pings = 0;         // pings the fake sent (ping_every), written completely
-  std::uint64_t pongs = 0;                // pongs from the client that echo one of them
-  std::uint64_t fragmented_frames = 0;    // event frames sent in fragments (fragment_every)
+  std::uint64_t pings = 0;              // pings from the client
+  std::uint64_t server_pings = 0;       // pings the fake sent (ping_every), written completely
+  std::uint64_t pongs = 0;              // pongs from the client that echo one of them
+  std::uint64_t fragmented_frames = 0;  // event frames sent in fragments (fragment_every)
   std::uint64_t protocol_errors_sent = 0;
   std::uint64_t bytes_sent = 0;
-  std::int64_t current_write_ms = 0;   // how long the write in progress has been blocked (slow reader)
+  std::int64_t current_write_ms = 0;  // how long the write in progress has been blocked (slow reader)
   std::string last_subscription_body;
   std::string last_subscribe_message;
-  std::string last_token_body_scope;    // the scope parameter of the last token request
+  std::string last_token_body_scope;  // the scope parameter of the last token request
 };
 
 // One generated event (what event_json(seq) encodes).

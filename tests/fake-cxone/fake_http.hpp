@@ -47,8 +47,10 @@ std::thread run_io_thread(asio::io_context& io, int cpu);
 // The TCP socket under a plain or TLS stream.
 template <class S>
 tcp::socket& lowest(S& s) {
-  if constexpr (std::is_same_v<S, tcp::socket>) return s;
-  else return s.next_layer();
+  if constexpr (std::is_same_v<S, tcp::socket>)
+    return s;
+  else
+    return s.next_layer();
 }
 
 }  // namespace cxflow::fake::detail

@@ -23,7 +23,8 @@ using error_code = boost::system::error_code;
 namespace {
 
 const char* const kSkillNames[] = {"Sales", "Support", "Billing"};
-const char* const kFirstNames[] = {"Ada", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gia", "Hugo", "Ines", "Jon", "Kai", "Lena"};
+const char* const kFirstNames[] = {"Ada", "Ben",  "Cleo", "Dev", "Eva", "Finn",
+                                   "Gia", "Hugo", "Ines", "Jon", "Kai", "Lena"};
 const char* const kLastNames[] = {"Moreau", "Okafor", "Silva", "Tanaka", "Novak", "Berg", "Rossi", "Khan"};
 struct Reason {
   int id;
@@ -138,7 +139,8 @@ struct Model {
   std::int64_t next_contact_id = kFirstContactId;
   bool arrivals = true;
 
-  Model(const RtdOptions& opts, RtdTruth& truth) : o(opts), t(truth), rng{opts.seed * 0x2545F4914F6CDD1DULL + 7}, now(opts.start_time_ms) {
+  Model(const RtdOptions& opts, RtdTruth& truth)
+      : o(opts), t(truth), rng{opts.seed * 0x2545F4914F6CDD1DULL + 7}, now(opts.start_time_ms) {
     for (int s = 0; s < std::max(1, o.skills); ++s) {
       skills.push_back({kFirstSkillId + s, s < 3 ? kSkillNames[s] : "Skill " + std::to_string(s + 1), now, "", 0, 0});
       if (o.arrivals_per_minute > 0) schedule(now + arrival_gap(), Ev::arrival, s);
@@ -158,7 +160,9 @@ struct Model {
     refresh_skills();
   }
 
-  std::int64_t arrival_gap() { return std::max<std::int64_t>(1, secs_to_ms(rng.exponential(60.0 / o.arrivals_per_minute))); }
+  std::int64_t arrival_gap() {
+    return std::max<std::int64_t>(1, secs_to_ms(rng.exponential(60.0 / o.arrivals_per_minute)));
+  }
   void schedule(std::int64_t at, Ev kind, std::int64_t id) { events.push({at, seq++, kind, id}); }
 
   void advance_to(std::int64_t target) {
@@ -172,7 +176,8 @@ struct Model {
     now = std::max(now, target);
   }
 
-  void set_agent(Agent& a, std::string state, std::string reason, int out_state_id, bool acw, std::int64_t contact, int skill) {
+  void set_agent(Agent& a, std::string state, std::string reason, int out_state_id, bool acw, std::int64_t contact,
+                 int skill) {
     a.state = std::move(state);
     a.reason = std::move(reason);
     a.out_state_id = out_state_id;
@@ -207,7 +212,8 @@ struct Model {
         c.last_update = now;
         Skill& s = skills[static_cast<std::size_t>(c.skill)];
         (now - c.start <= std::int64_t{o.service_level_threshold_s} * 1000 ? s.in_sla : s.out_sla) += 1;
-        const std::int64_t talk = std::max<std::int64_t>(1000, secs_to_ms(rng.lognormal(o.handle_median_s, o.handle_sigma)));
+        const std::int64_t talk =
+            std::max<std::int64_t>(1000, secs_to_ms(rng.lognormal(o.handle_median_s, o.handle_sigma)));
         if (rng.unit() <= o.hold_probability) {
           const std::int64_t hold = secs_to_ms(rng.uniform(10, 60));
           schedule(now + talk * 2 / 5, Ev::hold_start, c.id);
@@ -240,7 +246,9 @@ struct Model {
         end_contact(it->second, false, false);
         return;
       }
-      case Ev::remove: contacts.erase(e.id); return;
+      case Ev::remove:
+        contacts.erase(e.id);
+        return;
       case Ev::break_end: {
         Agent& a = agents[static_cast<std::size_t>(e.id & 0xffff)];
         if (a.break_epoch != static_cast<std::uint64_t>(e.id >> 16) || a.state != "Unavailable" || a.acw) return;
@@ -295,8 +303,10 @@ struct Model {
     }
     t.ended.push_back(r);
     const std::int64_t id = c.id;
-    if (vanish || o.end_state_linger_ms <= 0) contacts.erase(id);
-    else schedule(now + o.end_state_linger_ms, Ev::remove, id);
+    if (vanish || o.end_state_linger_ms <= 0)
+      contacts.erase(id);
+    else
+      schedule(now + o.end_state_linger_ms, Ev::remove, id);
     assign();
   }
 
@@ -324,10 +334,14 @@ struct Model {
     const Skill& k = skills[s];
     int available = 0, unavailable = 0, working = 0, acw = 0;
     for (const Agent& a : agents) {
-      if (a.acw) ++acw;
-      else if (a.state == "Available") ++available;
-      else if (a.state == "Unavailable") ++unavailable;
-      else if (a.skill == static_cast<int>(s)) ++working;
+      if (a.acw)
+        ++acw;
+      else if (a.state == "Available")
+        ++available;
+      else if (a.state == "Unavailable")
+        ++unavailable;
+      else if (a.skill == static_cast<int>(s))
+        ++working;
     }
     int active = 0, queued = 0;
     std::optional<std::int64_t> earliest;
@@ -363,7 +377,9 @@ struct Model {
     r["earliestQueueTime"] = iso_or_null(earliest);
     r["inSLA"] = k.in_sla;
     r["outSLA"] = k.out_sla;
-    r["serviceLevel"] = answered ? static_cast<int>(std::lround(100.0 * static_cast<double>(k.in_sla) / static_cast<double>(answered))) : 100;
+    r["serviceLevel"] =
+        answered ? static_cast<int>(std::lround(100.0 * static_cast<double>(k.in_sla) / static_cast<double>(answered)))
+                 : 100;
     r["serviceLevelGoal"] = o.service_level_goal;
     r["serviceLevelThreshold"] = o.service_level_threshold_s;
     r["lastUpdateTime"] = format_iso8601_ms(k.last_update);
@@ -491,11 +507,14 @@ struct FakeRtd::Impl {
   std::optional<int> pending_retry_after_s;
   std::vector<std::uint64_t> revoke_at;
 
-  std::string base() const { return std::string(o.tls ? "https" : "http") + "://localhost:" + std::to_string(bound_port); }
+  std::string base() const {
+    return std::string(o.tls ? "https" : "http") + "://localhost:" + std::to_string(bound_port);
+  }
 
   // Simulated now (caller holds m).
   std::int64_t sim_now() const {
-    return o.start_time_ms + manual_ms + static_cast<std::int64_t>(o.speed * static_cast<double>(steady_ms() - wall_start_ms));
+    return o.start_time_ms + manual_ms +
+           static_cast<std::int64_t>(o.speed * static_cast<double>(steady_ms() - wall_start_ms));
   }
   void sync() { model.advance_to(sim_now()); }
 
@@ -516,8 +535,11 @@ struct FakeRtd::Impl {
       auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
       if (ec) co_return;
       sock.set_option(tcp::no_delay(true));
-      if (o.tls) asio::co_spawn(io, tls_session(std::make_shared<ssl::stream<tcp::socket>>(std::move(sock), tls)), asio::detached);
-      else asio::co_spawn(io, serve(std::make_shared<tcp::socket>(std::move(sock))), asio::detached);
+      if (o.tls)
+        asio::co_spawn(io, tls_session(std::make_shared<ssl::stream<tcp::socket>>(std::move(sock), tls)),
+                       asio::detached);
+      else
+        asio::co_spawn(io, serve(std::make_shared<tcp::socket>(std::move(sock))), asio::detached);
     }
   }
 
@@ -559,12 +581,14 @@ struct FakeRtd::Impl {
     std::lock_guard<std::mutex> lock(m);
     sync();
     std::optional<Response> res = dispatch(req, path, query);
-    const std::string key = std::string(req.method_string()) + " " + path + " " + (res ? std::to_string(res->result_int()) : "hung");
+    const std::string key =
+        std::string(req.method_string()) + " " + path + " " + (res ? std::to_string(res->result_int()) : "hung");
     ++t.requests[key];
     return res;
   }
 
-  std::optional<Response> dispatch(const Request& req, const std::string& path, const std::map<std::string, std::string>& query) {
+  std::optional<Response> dispatch(const Request& req, const std::string& path,
+                                   const std::map<std::string, std::string>& query) {
     const bool get = req.method() == http::verb::get, post = req.method() == http::verb::post;
     if (get && path == "/.well-known/openid-configuration") {
       json j;
@@ -672,7 +696,8 @@ struct FakeRtd::Impl {
   std::optional<Response> access_key_endpoint(const Request& req) {
     if (auto r = token_429(req)) return r;
     const auto j = nlohmann::json::parse(req.body(), nullptr, false);
-    if (j.is_object() && j.value("accessKeyId", "") == o.access_key_id && j.value("accessKeySecret", "") == o.access_key_secret)
+    if (j.is_object() && j.value("accessKeyId", "") == o.access_key_id &&
+        j.value("accessKeySecret", "") == o.access_key_secret)
       return issue(req, false);
     ++t.token_401;
     return json_reply(401, R"({"error":"invalid_client","error_description":"invalid access key"})", req);
@@ -698,7 +723,8 @@ struct FakeRtd::Impl {
         access_tokens.clear();
         ++t.revocations;
         it = revoke_at.erase(it);
-      } else ++it;
+      } else
+        ++it;
     }
     if (!authorized(req)) {
       ++t.api_401;
@@ -725,13 +751,14 @@ struct FakeRtd::Impl {
     if (rest == "contact-state-descriptions") {
       json rows = json::array();
       const std::tuple<int, const char*, const char*> states[] = {
-          {1, "PreQueue", "Queued"}, {4, "InQueue", "Queued"}, {5, "Active", "Active"},
+          {1, "PreQueue", "Queued"}, {4, "InQueue", "Queued"},    {5, "Active", "Active"},
           {6, "Holding", "Active"},  {12, "EndContact", "Ended"}, {13, "Abandoned", "Ended"}};
       for (const auto& [id, name, cat] : states)
         rows.push_back({{"ContactStateId", id}, {"ContactStateDescription", name}, {"ContactStateCategory", cat}});
       return json_reply(200, json{{"contactStateDescriptions", rows}}.dump(), req);
     }
-    if (rest == "agents/states" || rest == "contacts/active" || rest == "skills/activity") return list(req, rest, path, query);
+    if (rest == "agents/states" || rest == "contacts/active" || rest == "skills/activity")
+      return list(req, rest, path, query);
     return json_reply(404, R"({"error":"not_found"})", req);
   }
 
@@ -755,7 +782,8 @@ struct FakeRtd::Impl {
     for (const auto& [k, v] : q) {
       s += sep + k + "=";
       for (char c : v) {
-        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') s += c;
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':')
+          s += c;
         else {
           char hex[4];
           std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
@@ -782,7 +810,9 @@ struct FakeRtd::Impl {
       poll_time = parse_iso8601_ms(query.at("lastPollTime"));
       bad = bad || !poll_time;
     }
-    if (bad) return json_reply(400, R"({"error":"invalid_request","message":"bad updatedSince, top, skip or lastPollTime"})", req);
+    if (bad)
+      return json_reply(400, R"({"error":"invalid_request","message":"bad updatedSince, top, skip or lastPollTime"})",
+                        req);
     const std::int64_t top = top_q.value_or(o.default_top);
     if (skip > 0 && pending_hang > 0) {
       --pending_hang;
@@ -822,14 +852,17 @@ struct FakeRtd::Impl {
     if (total == 0 && since) ++t.no_change;
     const std::int64_t end = top > 0 ? std::min(total, skip + top) : total;
     json page = json::array();
-    for (std::int64_t i = skip; i < end; ++i) page.push_back(o.legacy_layout ? pascal_keys(rows[static_cast<std::size_t>(i)]) : rows[static_cast<std::size_t>(i)]);
+    for (std::int64_t i = skip; i < end; ++i)
+      page.push_back(o.legacy_layout ? pascal_keys(rows[static_cast<std::size_t>(i)])
+                                     : rows[static_cast<std::size_t>(i)]);
     std::map<std::string, std::string> carried = query;
     carried["lastPollTime"] = format_iso8601_ms(*poll_time);
     if (top > 0) carried["top"] = std::to_string(top);
     json links;
     links["self"] = base() + std::string(req.target());
     links["next"] = end < total ? json(link(path, carried, end)) : json(nullptr);
-    links["previous"] = skip > 0 && top > 0 ? json(link(path, carried, std::max<std::int64_t>(0, skip - top))) : json(nullptr);
+    links["previous"] =
+        skip > 0 && top > 0 ? json(link(path, carried, std::max<std::int64_t>(0, skip - top))) : json(nullptr);
     const char* array = rest == "agents/states" ? "agentStates" : contacts ? "activeContacts" : "skillActivity";
     json body;
     body["totalRecords"] = total;
@@ -977,8 +1010,11 @@ std::string rtd_truth_json(const RtdTruth& t) {
   }
   auto& changes = j["agent_changes"] = nlohmann::ordered_json::array();
   for (const auto& a : t.agent_changes)
-    changes.push_back({{"agentId", a.agent_id}, {"time", format_iso8601_ms(a.time_ms)}, {"state", a.state},
-                       {"reason", a.reason}, {"isACW", a.acw}});
+    changes.push_back({{"agentId", a.agent_id},
+                       {"time", format_iso8601_ms(a.time_ms)},
+                       {"state", a.state},
+                       {"reason", a.reason},
+                       {"isACW", a.acw}});
   return j.dump();
 }
 

@@ -17,32 +17,31 @@
 namespace {
 
 void usage() {
-  std::cerr <<
-      "usage: cxflow-fake-cxone [options]\n"
-      "  --port N               listen port (default 8443; 0 = any free port)\n"
-      "  --plain                plain HTTP/WebSocket instead of TLS\n"
-      "  --cert FILE --key FILE TLS certificate and key (default: a self-signed one for localhost,\n"
-      "                         written to --cert-dir)\n"
-      "  --cert-dir DIR         where the generated certificate goes (default ./fake-cxone-tls)\n"
-      "  --client-id ID         expected client id (default test-client)\n"
-      "  --client-secret S      expected client secret (default test-secret)\n"
-      "  --events N             events to send, then close 1000 and wait (default 0 = unlimited)\n"
-      "  --rate N               events per second (default 200; 0 = full speed)\n"
-      "  --interval-ms N        event-time step between events (default 100)\n"
-      "  --start-ms N           event time of event 0, epoch ms (default: now)\n"
-      "  --token-lifetime S     token expires_in seconds (default 1800)\n"
-      "  --malformed-every N    a malformed frame after every Nth event\n"
-      "  --drop-after K         drop the TCP connection after K events (repeatable)\n"
-      "  --close-1011-after K   close with 1011 after K events (repeatable)\n"
-      "  --expire-token-after K close 4001 and revoke tokens after K events (repeatable)\n"
-      "  --token-429 N          the first N token requests answer 429\n"
-      "  --retry-after S        ... with Retry-After: S\n"
-      "  --cpu N                pin the server thread to core N\n"
-      "  --truth FILE           write the ground truth (JSON) here on exit\n"
-      "  --exit-after-end       with --events: exit once a client answered the end-of-stream close\n"
-      "                         (it read every event; benchmarks)\n"
-      "Stops on SIGINT/SIGTERM and prints the ground truth as JSON on stdout.\n"
-      "With --rtd it is the Real-Time Data API instead (see --rtd --help).\n";
+  std::cerr << "usage: cxflow-fake-cxone [options]\n"
+               "  --port N               listen port (default 8443; 0 = any free port)\n"
+               "  --plain                plain HTTP/WebSocket instead of TLS\n"
+               "  --cert FILE --key FILE TLS certificate and key (default: a self-signed one for localhost,\n"
+               "                         written to --cert-dir)\n"
+               "  --cert-dir DIR         where the generated certificate goes (default ./fake-cxone-tls)\n"
+               "  --client-id ID         expected client id (default test-client)\n"
+               "  --client-secret S      expected client secret (default test-secret)\n"
+               "  --events N             events to send, then close 1000 and wait (default 0 = unlimited)\n"
+               "  --rate N               events per second (default 200; 0 = full speed)\n"
+               "  --interval-ms N        event-time step between events (default 100)\n"
+               "  --start-ms N           event time of event 0, epoch ms (default: now)\n"
+               "  --token-lifetime S     token expires_in seconds (default 1800)\n"
+               "  --malformed-every N    a malformed frame after every Nth event\n"
+               "  --drop-after K         drop the TCP connection after K events (repeatable)\n"
+               "  --close-1011-after K   close with 1011 after K events (repeatable)\n"
+               "  --expire-token-after K close 4001 and revoke tokens after K events (repeatable)\n"
+               "  --token-429 N          the first N token requests answer 429\n"
+               "  --retry-after S        ... with Retry-After: S\n"
+               "  --cpu N                pin the server thread to core N\n"
+               "  --truth FILE           write the ground truth (JSON) here on exit\n"
+               "  --exit-after-end       with --events: exit once a client answered the end-of-stream close\n"
+               "                         (it read every event; benchmarks)\n"
+               "Stops on SIGINT/SIGTERM and prints the ground truth as JSON on stdout.\n"
+               "With --rtd it is the Real-Time Data API instead (see --rtd --help).\n";
 }
 
 // Walks the options: `option(a, next)` takes one (next() returns its value) and returns false
@@ -92,32 +91,31 @@ sigset_t prepare(bool tls, std::string& cert_file, std::string& key_file, const 
 }
 
 void rtd_usage() {
-  std::cerr <<
-      "usage: cxflow-fake-cxone --rtd [options]   (the Real-Time Data API over a simulated contact center)\n"
-      "  --port N --plain --cert FILE --key FILE --cert-dir DIR   as without --rtd\n"
-      "  --client-id ID --client-secret S       app credentials (default test-client / test-secret)\n"
-      "  --access-key-id ID --access-key-secret S  access key (default test-access-key / test-access-secret)\n"
-      "  --client-auth basic|post|both          how /auth/token takes client credentials (default both)\n"
-      "  --token-lifetime S                     access token lifetime in seconds (default 3600)\n"
-      "  --legacy                               the older {\"resultSet\":...} layout, PascalCase keys\n"
-      "  --no-change N                          answer to an updatedSince read with no rows: 304|204|200\n"
-      "  --start-ms N                           simulated start time, epoch ms (default: now)\n"
-      "  --speed X                              simulated ms per wall ms (default 1)\n"
-      "  --seed N --skills N --agents N         model (default 1, 3, 10)\n"
-      "  --arrivals-per-minute X                per skill (default 0.6)\n"
-      "  --max-contacts N                       no arrivals after N contacts (default 0 = never)\n"
-      "  --handle-median-s X --patience-s X     talk time median, mean patience (default 180, 120)\n"
-      "  --linger-ms N                          ended contacts stay as EndContact this long (default 30000)\n"
-      "  --token-429 N [--retry-after S]        the first N token requests answer 429\n"
-      "  --api-fault-after K                    API faults start after K API requests\n"
-      "  --api-429 N [--api-retry-after S]      then N API requests answer 429\n"
-      "  --api-500 N                            then N API requests answer 500\n"
-      "  --hang-pages N                         N page requests (skip > 0) never answer\n"
-      "  --shift-pages N                        N contacts/active pages: a row leaves, one arrives first\n"
-      "  --revoke-after K                       revoke every token after K API requests (repeatable)\n"
-      "  --truth FILE                           write the ground truth (JSON) here on exit\n"
-      "Stops on SIGINT/SIGTERM and prints the ground truth (every ended contact, agent changes,\n"
-      "requests per path and status, faults) as JSON on stdout.\n";
+  std::cerr << "usage: cxflow-fake-cxone --rtd [options]   (the Real-Time Data API over a simulated contact center)\n"
+               "  --port N --plain --cert FILE --key FILE --cert-dir DIR   as without --rtd\n"
+               "  --client-id ID --client-secret S       app credentials (default test-client / test-secret)\n"
+               "  --access-key-id ID --access-key-secret S  access key (default test-access-key / test-access-secret)\n"
+               "  --client-auth basic|post|both          how /auth/token takes client credentials (default both)\n"
+               "  --token-lifetime S                     access token lifetime in seconds (default 3600)\n"
+               "  --legacy                               the older {\"resultSet\":...} layout, PascalCase keys\n"
+               "  --no-change N                          answer to an updatedSince read with no rows: 304|204|200\n"
+               "  --start-ms N                           simulated start time, epoch ms (default: now)\n"
+               "  --speed X                              simulated ms per wall ms (default 1)\n"
+               "  --seed N --skills N --agents N         model (default 1, 3, 10)\n"
+               "  --arrivals-per-minute X                per skill (default 0.6)\n"
+               "  --max-contacts N                       no arrivals after N contacts (default 0 = never)\n"
+               "  --handle-median-s X --patience-s X     talk time median, mean patience (default 180, 120)\n"
+               "  --linger-ms N                          ended contacts stay as EndContact this long (default 30000)\n"
+               "  --token-429 N [--retry-after S]        the first N token requests answer 429\n"
+               "  --api-fault-after K                    API faults start after K API requests\n"
+               "  --api-429 N [--api-retry-after S]      then N API requests answer 429\n"
+               "  --api-500 N                            then N API requests answer 500\n"
+               "  --hang-pages N                         N page requests (skip > 0) never answer\n"
+               "  --shift-pages N                        N contacts/active pages: a row leaves, one arrives first\n"
+               "  --revoke-after K                       revoke every token after K API requests (repeatable)\n"
+               "  --truth FILE                           write the ground truth (JSON) here on exit\n"
+               "Stops on SIGINT/SIGTERM and prints the ground truth (every ended contact, agent changes,\n"
+               "requests per path and status, faults) as JSON on stdout.\n";
 }
 
 void write_truth(const std::string& j, const std::string& truth_file) {
@@ -135,41 +133,76 @@ int rtd_main(int argc, char** argv) {
   o.start_time_ms = static_cast<std::int64_t>(std::time(nullptr)) * 1000;
   std::string cert_dir = "fake-cxone-tls", truth_file;
   const int parsed = parse_args(argc, argv, rtd_usage, [&](const std::string& a, const auto& next) {
-    if (a == "--rtd") return true;
-    else if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
-    else if (a == "--plain") o.tls = false;
-    else if (a == "--cert") o.cert_file = next();
-    else if (a == "--key") o.key_file = next();
-    else if (a == "--cert-dir") cert_dir = next();
-    else if (a == "--client-id") o.client_id = next();
-    else if (a == "--client-secret") o.client_secret = next();
-    else if (a == "--access-key-id") o.access_key_id = next();
-    else if (a == "--access-key-secret") o.access_key_secret = next();
-    else if (a == "--client-auth") o.client_auth = next();
-    else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
-    else if (a == "--legacy") o.legacy_layout = true;
-    else if (a == "--no-change") o.no_change_status = std::stoi(next());
-    else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
-    else if (a == "--speed") o.speed = std::stod(next());
-    else if (a == "--seed") o.seed = std::stoull(next());
-    else if (a == "--skills") o.skills = std::stoi(next());
-    else if (a == "--agents") o.agents = std::stoi(next());
-    else if (a == "--arrivals-per-minute") o.arrivals_per_minute = std::stod(next());
-    else if (a == "--max-contacts") o.max_contacts = std::stoull(next());
-    else if (a == "--handle-median-s") o.handle_median_s = std::stod(next());
-    else if (a == "--patience-s") o.patience_mean_s = std::stod(next());
-    else if (a == "--linger-ms") o.end_state_linger_ms = std::stoll(next());
-    else if (a == "--token-429") o.token_429 = std::stoi(next());
-    else if (a == "--retry-after") o.token_retry_after_s = std::stoi(next());
-    else if (a == "--api-fault-after") o.api_fault_after = std::stoull(next());
-    else if (a == "--api-429") o.api_429 = std::stoi(next());
-    else if (a == "--api-retry-after") o.api_retry_after_s = std::stoi(next());
-    else if (a == "--api-500") o.api_500 = std::stoi(next());
-    else if (a == "--hang-pages") o.hang_pages = std::stoi(next());
-    else if (a == "--shift-pages") o.shift_pages = std::stoi(next());
-    else if (a == "--revoke-after") o.revoke_after_api_requests.push_back(std::stoull(next()));
-    else if (a == "--truth") truth_file = next();
-    else return false;
+    if (a == "--rtd")
+      return true;
+    else if (a == "--port")
+      o.port = static_cast<unsigned short>(std::stoi(next()));
+    else if (a == "--plain")
+      o.tls = false;
+    else if (a == "--cert")
+      o.cert_file = next();
+    else if (a == "--key")
+      o.key_file = next();
+    else if (a == "--cert-dir")
+      cert_dir = next();
+    else if (a == "--client-id")
+      o.client_id = next();
+    else if (a == "--client-secret")
+      o.client_secret = next();
+    else if (a == "--access-key-id")
+      o.access_key_id = next();
+    else if (a == "--access-key-secret")
+      o.access_key_secret = next();
+    else if (a == "--client-auth")
+      o.client_auth = next();
+    else if (a == "--token-lifetime")
+      o.token_lifetime_s = std::stoll(next());
+    else if (a == "--legacy")
+      o.legacy_layout = true;
+    else if (a == "--no-change")
+      o.no_change_status = std::stoi(next());
+    else if (a == "--start-ms")
+      o.start_time_ms = std::stoll(next());
+    else if (a == "--speed")
+      o.speed = std::stod(next());
+    else if (a == "--seed")
+      o.seed = std::stoull(next());
+    else if (a == "--skills")
+      o.skills = std::stoi(next());
+    else if (a == "--agents")
+      o.agents = std::stoi(next());
+    else if (a == "--arrivals-per-minute")
+      o.arrivals_per_minute = std::stod(next());
+    else if (a == "--max-contacts")
+      o.max_contacts = std::stoull(next());
+    else if (a == "--handle-median-s")
+      o.handle_median_s = std::stod(next());
+    else if (a == "--patience-s")
+      o.patience_mean_s = std::stod(next());
+    else if (a == "--linger-ms")
+      o.end_state_linger_ms = std::stoll(next());
+    else if (a == "--token-429")
+      o.token_429 = std::stoi(next());
+    else if (a == "--retry-after")
+      o.token_retry_after_s = std::stoi(next());
+    else if (a == "--api-fault-after")
+      o.api_fault_after = std::stoull(next());
+    else if (a == "--api-429")
+      o.api_429 = std::stoi(next());
+    else if (a == "--api-retry-after")
+      o.api_retry_after_s = std::stoi(next());
+    else if (a == "--api-500")
+      o.api_500 = std::stoi(next());
+    else if (a == "--hang-pages")
+      o.hang_pages = std::stoi(next());
+    else if (a == "--shift-pages")
+      o.shift_pages = std::stoi(next());
+    else if (a == "--revoke-after")
+      o.revoke_after_api_requests.push_back(std::stoull(next()));
+    else if (a == "--truth")
+      truth_file = next();
+    else
+      return false;
     return true;
   });
   if (parsed >= 0) return parsed;
@@ -216,28 +249,50 @@ int main(int argc, char** argv) {
   std::string cert_dir = "fake-cxone-tls", truth_file;
   bool exit_after_end = false;
   const int parsed = parse_args(argc, argv, usage, [&](const std::string& a, const auto& next) {
-    if (a == "--port") o.port = static_cast<unsigned short>(std::stoi(next()));
-    else if (a == "--plain") o.tls = false;
-    else if (a == "--cert") o.cert_file = next();
-    else if (a == "--key") o.key_file = next();
-    else if (a == "--cert-dir") cert_dir = next();
-    else if (a == "--client-id") o.client_id = next();
-    else if (a == "--client-secret") o.client_secret = next();
-    else if (a == "--events") o.total_events = std::stoull(next());
-    else if (a == "--rate") o.events_per_second = std::stoll(next());
-    else if (a == "--interval-ms") o.interval_ms = std::stoll(next());
-    else if (a == "--start-ms") o.start_time_ms = std::stoll(next());
-    else if (a == "--token-lifetime") o.token_lifetime_s = std::stoll(next());
-    else if (a == "--malformed-every") o.malformed_every = std::stoull(next());
-    else if (a == "--drop-after") o.drop_after.push_back(std::stoull(next()));
-    else if (a == "--close-1011-after") o.close_1011_after.push_back(std::stoull(next()));
-    else if (a == "--expire-token-after") o.expire_token_after.push_back(std::stoull(next()));
-    else if (a == "--token-429") o.token_429 = std::stoi(next());
-    else if (a == "--retry-after") o.retry_after_s = std::stoi(next());
-    else if (a == "--cpu") o.cpu = std::stoi(next());
-    else if (a == "--truth") truth_file = next();
-    else if (a == "--exit-after-end") exit_after_end = true;
-    else return false;
+    if (a == "--port")
+      o.port = static_cast<unsigned short>(std::stoi(next()));
+    else if (a == "--plain")
+      o.tls = false;
+    else if (a == "--cert")
+      o.cert_file = next();
+    else if (a == "--key")
+      o.key_file = next();
+    else if (a == "--cert-dir")
+      cert_dir = next();
+    else if (a == "--client-id")
+      o.client_id = next();
+    else if (a == "--client-secret")
+      o.client_secret = next();
+    else if (a == "--events")
+      o.total_events = std::stoull(next());
+    else if (a == "--rate")
+      o.events_per_second = std::stoll(next());
+    else if (a == "--interval-ms")
+      o.interval_ms = std::stoll(next());
+    else if (a == "--start-ms")
+      o.start_time_ms = std::stoll(next());
+    else if (a == "--token-lifetime")
+      o.token_lifetime_s = std::stoll(next());
+    else if (a == "--malformed-every")
+      o.malformed_every = std::stoull(next());
+    else if (a == "--drop-after")
+      o.drop_after.push_back(std::stoull(next()));
+    else if (a == "--close-1011-after")
+      o.close_1011_after.push_back(std::stoull(next()));
+    else if (a == "--expire-token-after")
+      o.expire_token_after.push_back(std::stoull(next()));
+    else if (a == "--token-429")
+      o.token_429 = std::stoi(next());
+    else if (a == "--retry-after")
+      o.retry_after_s = std::stoi(next());
+    else if (a == "--cpu")
+      o.cpu = std::stoi(next());
+    else if (a == "--truth")
+      truth_file = next();
+    else if (a == "--exit-after-end")
+      exit_after_end = true;
+    else
+      return false;
     return true;
   });
   if (parsed >= 0) return parsed;

@@ -18,6 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
 std::string strip_comments_and_space(const std::string& in) {
   std::string out;
   bool pending_space = false;
@@ -38,7 +40,6 @@ std::string strip_comments_and_space(const std::string& in) {
     if (in[i] == '"') {  // keep string literals verbatim (they may contain "//")
       const std::size_t start = i++;
       while (i < in.size() && in[i] != '"') i += in[i] == '\\' ? 2 : 1;
-      if (pending_space && !out.empty()) out += ' ';
       pending_space = false;
       out += in.substr(start, i - start + 1);
       continue;
@@ -47,7 +48,9 @@ std::string strip_comments_and_space(const std::string& in) {
       pending_space = true;
       continue;
     }
-    if (pending_space && !out.empty()) out += ' ';
+    // A space is kept only where it separates two words ("const int"), so reformatting the
+    // headers ("Foo& x" vs "Foo &x", line breaks) never changes the hash (since ABI 9).
+    if (pending_space && !out.empty() && is_word_char(out.back()) && is_word_char(in[i])) out += ' ';
     pending_space = false;
     out += in[i];
   }
@@ -116,5 +119,12 @@ TEST(AbiLock, PublicHeadersMatchTheRecordedHashForThisAbiVersion) {
 TEST(AbiLock, CommentOnlyChangesDoNotCount) {
   EXPECT_EQ(strip_comments_and_space("int a; // x\n/* y */ int  b;"), strip_comments_and_space("int a;\nint b; // z"));
   EXPECT_NE(strip_comments_and_space("int a;"), strip_comments_and_space("long a;"));
-  EXPECT_EQ(strip_comments_and_space("const char* s = \"a // b\";"), "const char* s = \"a // b\";");
+  EXPECT_EQ(strip_comments_and_space("const char* s = \"a // b\";"), "const char*s=\"a // b\";");
+}
+
+TEST(AbiLock, FormattingOnlyChangesDoNotCount) {
+  EXPECT_EQ(strip_comments_and_space("void f(Foo &x,\n       int y) const;"),
+            strip_comments_and_space("void f(Foo& x, int y) const;"));
+  EXPECT_EQ(strip_comments_and_space("struct A {\n  int b;\n};"), strip_comments_and_space("struct A { int b; };"));
+  EXPECT_NE(strip_comments_and_space("unsigned int x;"), strip_comments_and_space("unsignedint x;"));
 }

@@ -52,7 +52,8 @@ TEST(Validate, UnknownPluginKeyNamesFileLineColumnComponentAndSuggests) {
   y.replace(y.find("    count: 10"), 13, "    cuont: 10");
   auto r = validate(d, y);
   EXPECT_EQ(r.exit_code, 65);
-  EXPECT_NE(r.err.find("p.yaml:4:5: 'sources.nums': unknown key 'cuont'; did you mean 'count'?"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("p.yaml:4:5: 'sources.nums': unknown key 'cuont'; did you mean 'count'?"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("nothing was started"), std::string::npos);
 }
 
@@ -62,7 +63,8 @@ TEST(Validate, BadValueNamesTheKeyPath) {
   y.replace(y.find("    count: 10"), 13, "    count: ten");
   auto r = validate(d, y);
   EXPECT_EQ(r.exit_code, 65);
-  EXPECT_NE(r.err.find("p.yaml:4:12: 'sources.nums.count': expected an integer, found 'ten'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("p.yaml:4:12: 'sources.nums.count': expected an integer, found 'ten'"), std::string::npos)
+      << r.err;
 }
 
 TEST(Validate, ListsAllErrorsAtOnce) {
@@ -99,7 +101,8 @@ sinks:
 )");
   EXPECT_EQ(r.exit_code, 65);
   EXPECT_NE(r.err.find("p.yaml:3:3: 'sources.lonely': source 'lonely' is not read by any transform or sink"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("cycle in the pipeline: a -> b -> a"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("'transforms.c.inputs': 'c' has no inputs"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("p.yaml:8:3: 'transforms.d': 'd' has no inputs"), std::string::npos) << r.err;
@@ -133,8 +136,11 @@ sinks:
 )");
   EXPECT_EQ(r.exit_code, 65);
   EXPECT_NE(r.err.find("p.yaml:4:18: 'transforms.pass.plugin': 'test-sink' is a sink plugin; declare it under 'sinks'"),
-            std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("plugin 'test-snik' not found; did you mean 'test-sink'? (searched for test-snik.so in: " + kGoodDir), std::string::npos)
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(
+      r.err.find("plugin 'test-snik' not found; did you mean 'test-sink'? (searched for test-snik.so in: " + kGoodDir),
+      std::string::npos)
       << r.err;
 }
 
@@ -150,8 +156,10 @@ TEST(Validate, EnvironmentExpansion) {
   y.replace(y.find("path: /dev/null"), 15, "path: ${CX_TEST_OUT:?set CX_TEST_OUT to the output file}");
   auto r = validate(d, y);
   EXPECT_EQ(r.exit_code, 65);
-  EXPECT_NE(r.err.find("p.yaml:13:11: environment variable CX_TEST_OUT is required: set CX_TEST_OUT to the output file"),
-            std::string::npos) << r.err;
+  EXPECT_NE(
+      r.err.find("p.yaml:13:11: environment variable CX_TEST_OUT is required: set CX_TEST_OUT to the output file"),
+      std::string::npos)
+      << r.err;
 }
 
 TEST(Validate, SecretsAreRedacted) {
@@ -185,13 +193,17 @@ sinks:
 )");
   auto r = cli({"validate", path.string(), "--plugin-dir", kGoodDir, "--plugin-dir", kBadDir});
   EXPECT_EQ(r.exit_code, 65);
-  EXPECT_NE(r.err.find("plugin 'abi-mismatch' at " + kBadDir + "/abi-mismatch.so was built for ABI version 999, but this "
-                       "cxflow expects ABI version " + std::to_string(cxflow::kAbiVersion)),
-            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("plugin 'abi-mismatch' at " + kBadDir +
+                       "/abi-mismatch.so was built for ABI version 999, but this "
+                       "cxflow expects ABI version " +
+                       std::to_string(cxflow::kAbiVersion)),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("plugin 'buildkey-mismatch' at " + kBadDir +
                        "/buildkey-mismatch.so has build key 'gcc-0.0 made-up-stdlib boost-0', but this cxflow expects "
                        "build key 'gcc-"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
 }
 
 TEST(Plugins, NonPluginSharedObjectIsSkippedWithAWarning) {
@@ -211,8 +223,8 @@ TEST(Plugins, SearchPathFromEnvironment) {
 TEST(Plugins, DescribeListsEveryKeyAndRedactsSecretDefaults) {
   auto r = cli({"plugins", "describe", "test-sink", "--plugin-dir", kGoodDir});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* key : {"path  (string)  required", "slow_ms  (integer)  default: 0", "mode  (one of append | truncate)",
-                          "token  (string)  secret", "Example:"})
+  for (const char* key : {"path  (string)  required", "slow_ms  (integer)  default: 0",
+                          "mode  (one of append | truncate)", "token  (string)  secret", "Example:"})
     EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
   auto j = cli({"plugins", "describe", "test-sink", "--json", "--plugin-dir", kGoodDir});
   EXPECT_EQ(j.exit_code, 0);

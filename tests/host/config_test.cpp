@@ -54,7 +54,9 @@ Schema<Cfg> schema() {
   s.key("enabled", &Cfg::enabled, "Enabled").def("true");
   s.key("window", &Cfg::window, "Window").def("60s").min(1000);
   s.key("buffer", &Cfg::buffer, "Buffer").def("64KiB");
-  s.key("policy", &Cfg::policy, "When full").def("block").one_of({{"block", Policy::Block}, {"drop_newest", Policy::DropNewest}});
+  s.key("policy", &Cfg::policy, "When full")
+      .def("block")
+      .one_of({{"block", Policy::Block}, {"drop_newest", Policy::DropNewest}});
   s.key("mode", &Cfg::mode, "Mode").def("fast").one_of({"fast", "safe"});
   s.key("tags", &Cfg::tags, "Tags");
   s.key("headers", &Cfg::headers, "Headers");
@@ -140,7 +142,9 @@ TEST(Schema, TypeRangeEnumAndRequiredErrors) {
   auto errors = bind("count: 11\nratio: lots\nwindow: sixty\npolicy: blok\nmode: slow\nbuffer: 3 parsecs\n", c);
   const std::string text = all(errors);
   EXPECT_EQ(errors.size(), 7u) << text;
-  EXPECT_NE(text.find("test.yaml:1:8: 'count': value '11' is out of range: must be between 1 and 10"), std::string::npos) << text;
+  EXPECT_NE(text.find("test.yaml:1:8: 'count': value '11' is out of range: must be between 1 and 10"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("test.yaml:2:8: 'ratio': expected a number, found 'lots'"), std::string::npos) << text;
   EXPECT_NE(text.find("test.yaml:3:9: 'window': expected a duration with a unit"), std::string::npos) << text;
   EXPECT_NE(text.find("'blok' is not one of [block, drop_newest]; did you mean 'block'?"), std::string::npos) << text;

@@ -34,7 +34,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {};
 
 TEST(Conformance, FindsTheShippedPlugins) {
   const auto names = plugin_names();
-  for (const char* expected : {"source-simulator", "source-replay", "filter-interaction", "aggregate-window", "sink-sqlite"})
+  for (const char* expected :
+       {"source-simulator", "source-replay", "filter-interaction", "aggregate-window", "sink-sqlite"})
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
 }
 
@@ -66,10 +67,9 @@ TEST_P(Conformance, LoadsDescribesConfiguresStartsAndStops) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPlugins, Conformance, ::testing::ValuesIn(plugin_names()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& c : n)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(AllPlugins, Conformance, ::testing::ValuesIn(plugin_names()), [](const auto& info) {
+  std::string n = info.param;
+  for (auto& c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+});

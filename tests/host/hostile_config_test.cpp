@@ -16,8 +16,8 @@ const std::string kTestPlugins = CXFLOW_TEST_PLUGIN_DIR;
 constexpr int kExitConfig = 65;
 
 ProcessResult validate_file(const std::string& path) {
-  return run_process({cxflow_bin(), "validate", path, "--plugin-dir", plugin_dir(), "--plugin-dir", kTestPlugins},
-                     {}, std::chrono::seconds(60));
+  return run_process({cxflow_bin(), "validate", path, "--plugin-dir", plugin_dir(), "--plugin-dir", kTestPlugins}, {},
+                     std::chrono::seconds(60));
 }
 ProcessResult validate(const TempDir& dir, const std::string& yaml) {
   return validate_file(dir.write("p.yaml", yaml).string());
@@ -40,7 +40,9 @@ std::string filter_pipeline(const std::string& condition) {
          "transforms:\n"
          "  f:\n"
          "    plugin: filter-interaction\n"
-         "    where: " + condition + "\n"
+         "    where: " +
+         condition +
+         "\n"
          "    inputs: [nums]\n"
          "sinks:\n"
          "  out: {plugin: test-sink, inputs: [f], path: /dev/null}\n";
@@ -68,7 +70,8 @@ TEST(HostileConfig, TwentyThousandNotsInWhereAreAConfigErrorNotSigsegv) {
   TempDir d;
   const auto r = validate(d, filter_pipeline(repeat("not ", 20000) + "exists seq"));
   EXPECT_EQ(r.exit_code, kExitConfig) << r.err.substr(0, 2000);
-  EXPECT_TRUE(contains(r.err, "p.yaml:6:268: 'transforms.f': 'where': in condition '...t not not")) << r.err.substr(0, 2000);
+  EXPECT_TRUE(contains(r.err, "p.yaml:6:268: 'transforms.f': 'where': in condition '...t not not"))
+      << r.err.substr(0, 2000);
   EXPECT_TRUE(contains(r.err, "nested deeper than 64 levels")) << r.err.substr(0, 2000);
   EXPECT_LT(r.err.size(), 2000u);
 }
@@ -135,11 +138,12 @@ TEST(HostileConfig, AYamlAliasBombIsRefusedQuicklyInBoundedMemory) {
 
 TEST(HostileConfig, AliasesThatExpandModeratelyStillWork) {
   TempDir d;
-  const auto r = validate(d, "sources:\n"
-                             "  nums: &src {plugin: test-source, count: 3}\n"
-                             "  more: *src\n"
-                             "sinks:\n"
-                             "  out: {plugin: test-sink, inputs: [nums, more], path: /dev/null}\n");
+  const auto r = validate(d,
+                          "sources:\n"
+                          "  nums: &src {plugin: test-source, count: 3}\n"
+                          "  more: *src\n"
+                          "sinks:\n"
+                          "  out: {plugin: test-sink, inputs: [nums, more], path: /dev/null}\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -149,7 +153,8 @@ TEST(HostileConfig, AMultiMegabyteScalarIsQuotedNotEchoedWhole) {
   const auto r = validate(d, "sources:\n  nums: {plugin: test-source, count: " + huge +
                                  "}\nsinks:\n  out: {plugin: test-sink, inputs: [nums], path: /dev/null}\n");
   EXPECT_EQ(r.exit_code, kExitConfig);
-  EXPECT_TRUE(contains(r.err, "p.yaml:2:38: 'sources.nums.count': expected an integer, found 'xxxxxxxx")) << r.err.substr(0, 500);
+  EXPECT_TRUE(contains(r.err, "p.yaml:2:38: 'sources.nums.count': expected an integer, found 'xxxxxxxx"))
+      << r.err.substr(0, 500);
   EXPECT_TRUE(contains(r.err, "...' (3000000 characters)")) << r.err.substr(0, 500);
   EXPECT_LT(r.err.size(), 4096u) << "stderr must not repeat the value (it was 3 MB)";
 }
@@ -208,8 +213,10 @@ TEST(HostileConfig, ADirectoryGivenAsThePipelineFileIsNamedAsSuch) {
   d.write("two.yml", "a: 1\n");
   const auto r = validate_file(d.path().string());
   EXPECT_EQ(r.exit_code, kExitConfig);
-  EXPECT_TRUE(contains(r.err, d.path().string() + ": is a directory, not a pipeline file; give the path of a .yaml file, "
-                                                  "e.g. '" + (d / "one.yaml").string() + "' (2 in that directory)"))
+  EXPECT_TRUE(contains(r.err, d.path().string() +
+                                  ": is a directory, not a pipeline file; give the path of a .yaml file, "
+                                  "e.g. '" +
+                                  (d / "one.yaml").string() + "' (2 in that directory)"))
       << r.err;
 }
 

@@ -122,7 +122,8 @@ TEST(PluginLoading, PluginNamedLikeABuiltinReplacesItOnlyWhenAsked) {
   EXPECT_FALSE(has(r.out, "host tests only")) << r.out;  // the built-in's description
   EXPECT_TRUE(has(r.err, kShadowDir + "/sink-sqlite.so: ignored")) << r.err;
   EXPECT_TRUE(has(r.err, "--override-plugin sink-sqlite")) << r.err;
-  auto over = cli({"plugins", "describe", "sink-sqlite", "--plugin-dir", kShadowDir, "--override-plugin", "sink-sqlite"});
+  auto over =
+      cli({"plugins", "describe", "sink-sqlite", "--plugin-dir", kShadowDir, "--override-plugin", "sink-sqlite"});
   EXPECT_EQ(over.exit_code, 0) << over.err;
   EXPECT_TRUE(has(over.out, "host tests only")) << over.out;
   // The listing takes the built-in too.

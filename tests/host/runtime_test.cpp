@@ -40,9 +40,11 @@ ProcessResult run(const std::filesystem::path& yaml) {
 
 TEST(Runtime, RunsToCompletionInOrder) {
   TempDir d;
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 10000, batch: 7}\n"
-                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "sources:\n  nums: {plugin: test-source, count: 10000, batch: 7}\n"
+                         "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " +
+                             (d / "out.txt").string() + "}\n");
   auto r = run(y);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto lines = lines_of(d / "out.txt");
@@ -63,11 +65,12 @@ TEST(Runtime, RunsToCompletionInOrder) {
 
 TEST(Runtime, QueuesStayBoundedUnderBackpressure) {
   TempDir d;
-  const auto y = d.write("p.yaml", "runtime: {queue_batches: 3}\n"
-                                   "sources:\n  nums: {plugin: test-source, count: 3000, batch: 10}\n"
-                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], slow_ms: 1, path: " +
-                                       (d / "out.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "runtime: {queue_batches: 3}\n"
+                         "sources:\n  nums: {plugin: test-source, count: 3000, batch: 10}\n"
+                         "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [pass], slow_ms: 1, path: " +
+                             (d / "out.txt").string() + "}\n");
   auto r = run(y);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(lines_of(d / "out.txt").size(), 3001u);
@@ -80,10 +83,11 @@ TEST(Runtime, QueuesStayBoundedUnderBackpressure) {
 
 TEST(Runtime, ByteBoundAlsoHoldsProducersBack) {
   TempDir d;
-  const auto y = d.write("p.yaml", "runtime: {queue_batches: 1000, queue_bytes: 8KiB}\n"
-                                   "sources:\n  nums: {plugin: test-source, count: 2000, batch: 50}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [nums], slow_ms: 1, path: " +
-                                       (d / "out.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "runtime: {queue_batches: 1000, queue_bytes: 8KiB}\n"
+                         "sources:\n  nums: {plugin: test-source, count: 2000, batch: 50}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [nums], slow_ms: 1, path: " +
+                             (d / "out.txt").string() + "}\n");
   auto r = run(y);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(lines_of(d / "out.txt").size(), 2001u);
@@ -94,14 +98,17 @@ TEST(Runtime, ByteBoundAlsoHoldsProducersBack) {
 TEST(Runtime, PluginExceptionStopsCleanlyWithComponentNameAndKeepsWhatWasAccepted) {
   TempDir d;
   const auto out = d / "out.txt";
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 100000, batch: 10}\n"
-                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums], throw_at_seq: 500}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + out.string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "sources:\n  nums: {plugin: test-source, count: 100000, batch: 10}\n"
+                         "transforms:\n  pass: {plugin: test-transform, inputs: [nums], throw_at_seq: 500}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " +
+                             out.string() + "}\n");
   auto r = run(y);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("[transform:test-transform:pass] process: test-transform throwing on purpose at seq 500 "
                        "(component 'pass' failed; draining the pipeline)"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   auto lines = lines_of(out);
   ASSERT_EQ(lines.size(), 501u) << "every event before the failing batch reaches the sink, then end of stream";
   EXPECT_EQ(lines[499], "499");
@@ -111,11 +118,14 @@ TEST(Runtime, PluginExceptionStopsCleanlyWithComponentNameAndKeepsWhatWasAccepte
 TEST(Runtime, SourceFailureIsReportedAndDrained) {
   TempDir d;
   const auto out = d / "out.txt";
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 1000, batch: 10, fail_at: 300}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [nums], path: " + out.string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "sources:\n  nums: {plugin: test-source, count: 1000, batch: 10, fail_at: 300}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [nums], path: " +
+                             out.string() + "}\n");
   auto r = run(y);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("[source:test-source:nums] test-source failing on purpose at event 300"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[source:test-source:nums] test-source failing on purpose at event 300"), std::string::npos)
+      << r.err;
   auto lines = lines_of(out);
   ASSERT_EQ(lines.size(), 301u);
   EXPECT_EQ(lines.back(), "END");
@@ -124,10 +134,12 @@ TEST(Runtime, SourceFailureIsReportedAndDrained) {
 TEST(Runtime, SigtermDrainsAndFlushesHeldData) {
   TempDir d;
   const auto direct = d / "direct.txt", held = d / "held.txt";
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
-                                   "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
-                                   "sinks:\n  direct: {plugin: test-sink, inputs: [nums], path: " + direct.string() +
-                                       "}\n  held: {plugin: test-sink, inputs: [hold], path: " + held.string() + "}\n");
+  const auto y =
+      d.write("p.yaml",
+              "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
+              "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
+              "sinks:\n  direct: {plugin: test-sink, inputs: [nums], path: " +
+                  direct.string() + "}\n  held: {plugin: test-sink, inputs: [hold], path: " + held.string() + "}\n");
   Child child({cxflow_bin(), "run", y.string(), "--plugin-dir", kDir}, d.path());
   ASSERT_TRUE(wait_for([&] { return read_file(direct).size() > 2000; }, std::chrono::seconds(30))) << child.err();
   EXPECT_TRUE(read_file(held).empty()) << "the transform holds everything until end of stream";
@@ -145,16 +157,18 @@ TEST(Runtime, SigtermDrainsAndFlushesHeldData) {
 
 TEST(Runtime, SecondSignalExitsAtOnce) {
   TempDir d;
-  const auto y = d.write("p.yaml", "runtime: {drain_timeout: 120s}\n"
-                                   "sources:\n  nums: {plugin: test-source, forever: true, batch: 100}\n"
-                                   "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
-                                   "sinks:\n  slow: {plugin: test-sink, inputs: [hold], slow_ms: 500, path: " +
-                                       (d / "out.txt").string() + "}\n  probe: {plugin: test-sink, inputs: [nums], path: " +
-                                       (d / "probe.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "runtime: {drain_timeout: 120s}\n"
+                         "sources:\n  nums: {plugin: test-source, forever: true, batch: 100}\n"
+                         "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
+                         "sinks:\n  slow: {plugin: test-sink, inputs: [hold], slow_ms: 500, path: " +
+                             (d / "out.txt").string() + "}\n  probe: {plugin: test-sink, inputs: [nums], path: " +
+                             (d / "probe.txt").string() + "}\n");
   Child child({cxflow_bin(), "run", y.string(), "--plugin-dir", kDir}, d.path());
   ASSERT_TRUE(wait_for([&] { return read_file(d / "probe.txt").size() > 200000; }, std::chrono::seconds(30)));
   child.signal(SIGTERM);
-  ASSERT_TRUE(wait_for([&] { return child.err().find("draining (SIGTERM)") != std::string::npos; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      wait_for([&] { return child.err().find("draining (SIGTERM)") != std::string::npos; }, std::chrono::seconds(10)));
   child.signal(SIGTERM);
   auto code = child.wait(std::chrono::seconds(10));
   ASSERT_TRUE(code.has_value()) << "the second signal must not wait for the slow drain";
@@ -164,17 +178,24 @@ TEST(Runtime, SecondSignalExitsAtOnce) {
 
 TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingButTheWork) {
   TempDir d;
-  const auto in = d.write("in.jsonl",
-                          R"({"eventType":"interaction","timestamp":1000,"seq":1,"metrics":{"state":"ended"}})" "\n"
-                          R"({"eventType":"interaction","timestamp":2000,"seq":2,"metrics":{"state":"active"}})" "\n"
-                          R"({"eventType":"agent","timestamp":3000,"seq":3,"metrics":{"state":"ended"}})" "\n"
-                          R"({"eventType":"interaction","timestamp":4000,"seq":4,"metrics":{"state":"abandoned"}})" "\n");
+  const auto in =
+      d.write("in.jsonl", R"({"eventType":"interaction","timestamp":1000,"seq":1,"metrics":{"state":"ended"}})"
+                          "\n"
+                          R"({"eventType":"interaction","timestamp":2000,"seq":2,"metrics":{"state":"active"}})"
+                          "\n"
+                          R"({"eventType":"agent","timestamp":3000,"seq":3,"metrics":{"state":"ended"}})"
+                          "\n"
+                          R"({"eventType":"interaction","timestamp":4000,"seq":4,"metrics":{"state":"abandoned"}})"
+                          "\n");
   auto pipeline = [&](const std::string& name, const std::string& extra) {
-    return d.write(name + ".yaml", "sources:\n  replay: {plugin: source-replay, path: " + in.string() + "}\n"
-                   "transforms:\n  keep: {plugin: filter-interaction, inputs: [replay], event_types: [interaction], "
-                   "states: [ended, abandoned]}\n"
-                   "sinks:\n  out: {plugin: test-sink, inputs: [keep], path: " + (d / (name + ".txt")).string() + "}\n" +
-                   extra);
+    return d.write(
+        name + ".yaml",
+        "sources:\n  replay: {plugin: source-replay, path: " + in.string() +
+            "}\n"
+            "transforms:\n  keep: {plugin: filter-interaction, inputs: [replay], event_types: [interaction], "
+            "states: [ended, abandoned]}\n"
+            "sinks:\n  out: {plugin: test-sink, inputs: [keep], path: " +
+            (d / (name + ".txt")).string() + "}\n" + extra);
   };
   const std::vector<std::string> expected = {"1", "4", "END"};
 
@@ -182,7 +203,9 @@ TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingBut
   ASSERT_EQ(on.exit_code, 0) << on.err;
   EXPECT_EQ(lines_of(d / "on.txt"), expected);
   EXPECT_NE(on.err.find("pushdown from 'keep': only events with eventType in [interaction] and metrics.state in "
-                        "[ended, abandoned]"), std::string::npos) << on.err;
+                        "[ended, abandoned]"),
+            std::string::npos)
+      << on.err;
   EXPECT_EQ(counter_in(on.err, "[source:source-replay:replay]", "prefiltered"), 2);
   EXPECT_EQ(counter_in(on.err, "[transform:filter-interaction:keep]", "events_in"), 2);
 
@@ -193,7 +216,8 @@ TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingBut
   EXPECT_EQ(counter_in(off.err, "[transform:filter-interaction:keep]", "events_in"), 4);
 
   // A second reader of the source wants every event: nothing is pushed down.
-  auto two = run(pipeline("two", "  all: {plugin: test-sink, inputs: [replay], path: " + (d / "all.txt").string() + "}\n"));
+  auto two =
+      run(pipeline("two", "  all: {plugin: test-sink, inputs: [replay], path: " + (d / "all.txt").string() + "}\n"));
   ASSERT_EQ(two.exit_code, 0) << two.err;
   EXPECT_EQ(lines_of(d / "two.txt"), expected);
   EXPECT_EQ(lines_of(d / "all.txt"), (std::vector<std::string>{"1", "2", "3", "4", "END"}));
@@ -204,27 +228,34 @@ TEST(Runtime, PushdownHandsAFiltersConditionsToItsOnlySourceAndChangesNothingBut
 // sinks take the threads after the sources'. `threads` is a maximum: no idle thread is started.
 TEST(Runtime, LocalPlacementSpreadsSourcesAndSinksOverTheThreads) {
   TempDir d;
-  const auto y = d.write("p.yaml", "runtime: {threads: 8}\n"
-                                   "sources:\n  a: {plugin: test-source, count: 3000, batch: 11}\n"
-                                   "  b: {plugin: test-source, count: 2000, batch: 13, start_ms: 500}\n"
-                                   "transforms:\n  both: {plugin: test-transform, inputs: [b, a]}\n"
-                                   "sinks:\n  all: {plugin: test-sink, inputs: [both], path: " + (d / "all.txt").string() +
-                                       "}\n  only_a: {plugin: test-sink, inputs: [a], path: " + (d / "a.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "runtime: {threads: 8}\n"
+                         "sources:\n  a: {plugin: test-source, count: 3000, batch: 11}\n"
+                         "  b: {plugin: test-source, count: 2000, batch: 13, start_ms: 500}\n"
+                         "transforms:\n  both: {plugin: test-transform, inputs: [b, a]}\n"
+                         "sinks:\n  all: {plugin: test-sink, inputs: [both], path: " +
+                             (d / "all.txt").string() +
+                             "}\n  only_a: {plugin: test-sink, inputs: [a], path: " + (d / "a.txt").string() + "}\n");
   auto r = run(y);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("placement local: thread 1 runs a; thread 2 runs b, both; thread 3 runs all; thread 4 runs only_a"),
-            std::string::npos) << r.err;
+  EXPECT_NE(
+      r.err.find("placement local: thread 1 runs a; thread 2 runs b, both; thread 3 runs all; thread 4 runs only_a"),
+      std::string::npos)
+      << r.err;
   EXPECT_EQ(lines_of(d / "all.txt").size(), 5001u);
   EXPECT_EQ(lines_of(d / "a.txt").size(), 3001u);
   EXPECT_EQ(lines_of(d / "all.txt").back(), "END");
   EXPECT_EQ(counter_in(r.err, "[transform:test-transform:both]", "thread"),
-            counter_in(r.err, "[source:test-source:b]", "thread")) << r.err;
+            counter_in(r.err, "[source:test-source:b]", "thread"))
+      << r.err;
 
   // One source, two threads: every sink shares the thread the source leaves free.
-  const auto y2 = d.write("p2.yaml", "sources:\n  a: {plugin: test-source, count: 100}\n"
-                                     "sinks:\n  s1: {plugin: test-sink, inputs: [a], path: " + (d / "s1.txt").string() +
-                                         "}\n  s2: {plugin: test-sink, inputs: [a], path: " + (d / "s2.txt").string() +
-                                         "}\n  s3: {plugin: test-sink, inputs: [a], path: " + (d / "s3.txt").string() + "}\n");
+  const auto y2 = d.write("p2.yaml",
+                          "sources:\n  a: {plugin: test-source, count: 100}\n"
+                          "sinks:\n  s1: {plugin: test-sink, inputs: [a], path: " +
+                              (d / "s1.txt").string() +
+                              "}\n  s2: {plugin: test-sink, inputs: [a], path: " + (d / "s2.txt").string() +
+                              "}\n  s3: {plugin: test-sink, inputs: [a], path: " + (d / "s3.txt").string() + "}\n");
   auto r2 = run(y2);
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_NE(r2.err.find("placement local: thread 1 runs a; thread 2 runs s1, s2, s3"), std::string::npos) << r2.err;
@@ -235,19 +266,24 @@ TEST(Runtime, LocalPlacementSpreadsSourcesAndSinksOverTheThreads) {
 // 10 s windows over events 1 s apart each end with seq 10k+9, none late, none lost, in order (with
 // two threads the one-row window batches cross to the sink's thread as small, delayed batches).
 TEST(Runtime, EveryPlacementKeepsWatermarksInOrderAndLosesNothing) {
-  for (const std::string runtime : {"{threads: 1}", "{threads: 2}", "{threads: 4, placement: shared}", "{threads: 1, placement: shared}"}) {
+  for (const std::string runtime :
+       {"{threads: 1}", "{threads: 2}", "{threads: 4, placement: shared}", "{threads: 1, placement: shared}"}) {
     TempDir d;
-    const auto y = d.write("p.yaml", "runtime: " + runtime + "\n"
-                                     "sources:\n  nums: {plugin: test-source, count: 20000, batch: 7}\n"
-                                     "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
-                                     "  win: {plugin: aggregate-window, inputs: [pass], window: 10s, allowed_lateness: 0s, "
-                                     "metrics: {seq: max(seq)}}\n"
-                                     "sinks:\n  out: {plugin: test-sink, inputs: [win], path: " + (d / "out.txt").string() + "}\n");
+    const auto y =
+        d.write("p.yaml", "runtime: " + runtime +
+                              "\n"
+                              "sources:\n  nums: {plugin: test-source, count: 20000, batch: 7}\n"
+                              "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                              "  win: {plugin: aggregate-window, inputs: [pass], window: 10s, allowed_lateness: 0s, "
+                              "metrics: {seq: max(seq)}}\n"
+                              "sinks:\n  out: {plugin: test-sink, inputs: [win], path: " +
+                              (d / "out.txt").string() + "}\n");
     auto r = run(y);
     ASSERT_EQ(r.exit_code, 0) << runtime << "\n" << r.err;
     const auto lines = lines_of(d / "out.txt");
     ASSERT_EQ(lines.size(), 2001u) << runtime;
-    for (std::size_t i = 0; i + 1 < lines.size(); ++i) ASSERT_EQ(lines[i], std::to_string(i * 10 + 9)) << runtime << " window " << i;
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i)
+      ASSERT_EQ(lines[i], std::to_string(i * 10 + 9)) << runtime << " window " << i;
     EXPECT_EQ(lines.back(), "END") << runtime;
     EXPECT_EQ(counter_in(r.err, "[transform:aggregate-window:win]", "late_events"), -1) << runtime << "\n" << r.err;
   }
@@ -258,10 +294,11 @@ TEST(Runtime, EveryPlacementKeepsWatermarksInOrderAndLosesNothing) {
 TEST(Runtime, QuietWatermarksReachASinkOnAnotherThreadInOrder) {
   TempDir d;
   const auto out = d / "out.txt";
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, forever: true, batch: 5, pace: 1ms}\n"
-                                   "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [hold], log_watermarks: true, path: " +
-                                       out.string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "sources:\n  nums: {plugin: test-source, forever: true, batch: 5, pace: 1ms}\n"
+                         "transforms:\n  hold: {plugin: test-transform, inputs: [nums], hold: true}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [hold], log_watermarks: true, path: " +
+                             out.string() + "}\n");
   Child child({cxflow_bin(), "run", y.string(), "--plugin-dir", kDir}, d.path());
   ASSERT_TRUE(wait_for([&] { return lines_of(out).size() >= 20; }, std::chrono::seconds(30))) << child.err();
   child.signal(SIGTERM);
@@ -297,40 +334,51 @@ TEST(Runtime, QuietWatermarksReachASinkOnAnotherThreadInOrder) {
 // block Ctrl+C, the second signal and drain_timeout alike.
 namespace {
 std::filesystem::path blocked_pipeline(const TempDir& d, const std::string& runtime) {
-  return d.write("p.yaml", "runtime: " + runtime + "\n"
-                           "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
-                           "transforms:\n  pass: {plugin: test-transform, inputs: [nums], block_ms: 60000}\n"
-                           "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+  return d.write("p.yaml", "runtime: " + runtime +
+                               "\n"
+                               "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
+                               "transforms:\n  pass: {plugin: test-transform, inputs: [nums], block_ms: 60000}\n"
+                               "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " +
+                               (d / "out.txt").string() + "}\n");
 }
 }  // namespace
 
 TEST(Runtime, APluginBlockedInProcessNoLongerBlocksTheDrainTimeout) {
   TempDir d;
-  Child child({cxflow_bin(), "run", blocked_pipeline(d, "{drain_timeout: 1s, stall_warning: 0s}").string(), "--plugin-dir", kDir},
+  Child child({cxflow_bin(), "run", blocked_pipeline(d, "{drain_timeout: 1s, stall_warning: 0s}").string(),
+               "--plugin-dir", kDir},
               d.path());
-  ASSERT_TRUE(wait_for([&] { return child.err().find("placement local") != std::string::npos; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      wait_for([&] { return child.err().find("placement local") != std::string::npos; }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the first batch reached process()
   const auto t0 = std::chrono::steady_clock::now();
   child.signal(SIGTERM);
   auto code = child.wait(std::chrono::seconds(20));
-  ASSERT_TRUE(code.has_value()) << "SIGTERM + drain_timeout must end the process whatever the plugin does\n" << child.err();
+  ASSERT_TRUE(code.has_value()) << "SIGTERM + drain_timeout must end the process whatever the plugin does\n"
+                                << child.err();
   EXPECT_EQ(*code, 2) << child.err();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   EXPECT_NE(child.err().find("draining (SIGTERM)"), std::string::npos) << child.err();
   EXPECT_NE(child.err().find("drain did not finish within 1s"), std::string::npos) << child.err();
-  EXPECT_NE(child.err().find("component 'pass' (plugin test-transform) is inside process() 2000 ms after the drain timeout; "
-                             "exiting without waiting for it"),
-            std::string::npos) << child.err();
+  EXPECT_NE(
+      child.err().find("component 'pass' (plugin test-transform) is inside process() 2000 ms after the drain timeout; "
+                       "exiting without waiting for it"),
+      std::string::npos)
+      << child.err();
 }
 
 TEST(Runtime, ASecondSignalExitsAtOnceWhileAPluginIsBlockedInProcess) {
   TempDir d;
-  Child child({cxflow_bin(), "run", blocked_pipeline(d, "{drain_timeout: 120s}").string(), "--plugin-dir", kDir}, d.path());
-  ASSERT_TRUE(wait_for([&] { return child.err().find("placement local") != std::string::npos; }, std::chrono::seconds(10)));
+  Child child({cxflow_bin(), "run", blocked_pipeline(d, "{drain_timeout: 120s}").string(), "--plugin-dir", kDir},
+              d.path());
+  ASSERT_TRUE(
+      wait_for([&] { return child.err().find("placement local") != std::string::npos; }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   child.signal(SIGINT);
-  ASSERT_TRUE(wait_for([&] { return child.err().find("draining (SIGINT)") != std::string::npos; }, std::chrono::seconds(5)))
-      << "the first signal is handled while the plugin blocks\n" << child.err();
+  ASSERT_TRUE(
+      wait_for([&] { return child.err().find("draining (SIGINT)") != std::string::npos; }, std::chrono::seconds(5)))
+      << "the first signal is handled while the plugin blocks\n"
+      << child.err();
   child.signal(SIGINT);
   auto code = child.wait(std::chrono::seconds(5));
   ASSERT_TRUE(code.has_value()) << child.err();
@@ -339,15 +387,18 @@ TEST(Runtime, ASecondSignalExitsAtOnceWhileAPluginIsBlockedInProcess) {
 
 TEST(Runtime, TheWatchdogNamesAComponentStuckInOneCall) {
   TempDir d;
-  const auto y = d.write("p.yaml", "runtime: {stall_warning: 300ms}\n"
-                                   "sources:\n  nums: {plugin: test-source, count: 100, batch: 10}\n"
-                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums], block_ms: 1500}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " + (d / "out.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "runtime: {stall_warning: 300ms}\n"
+                         "sources:\n  nums: {plugin: test-source, count: 100, batch: 10}\n"
+                         "transforms:\n  pass: {plugin: test-transform, inputs: [nums], block_ms: 1500}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [pass], path: " +
+                             (d / "out.txt").string() + "}\n");
   auto r = run(y);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(lines_of(d / "out.txt").size(), 101u);
-  const std::regex warn(R"(WARN \[transform:test-transform:pass\] component 'pass' \(plugin test-transform\) is inside )"
-                        R"(process\(\) for \d+m?s \(stall_warning 300ms\); the pipeline waits for it)");
+  const std::regex warn(
+      R"(WARN \[transform:test-transform:pass\] component 'pass' \(plugin test-transform\) is inside )"
+      R"(process\(\) for \d+m?s \(stall_warning 300ms\); the pipeline waits for it)");
   std::smatch m;
   EXPECT_TRUE(std::regex_search(r.err, m, warn)) << r.err;
   std::size_t warnings = 0;
@@ -365,14 +416,17 @@ TEST(Runtime, AFanOutToReadOnlyTransformsCopiesNoBatch) {
     y += std::string("  ") + a + ": {plugin: aggregate-window, inputs: [nums], window: 60s, metrics: {n: count}}\n";
   y += "  p: {plugin: test-transform, inputs: [nums]}\n  q: {plugin: test-transform, inputs: [nums]}\nsinks:\n";
   for (const char* t : {"a", "b", "c", "p", "q"})
-    y += std::string("  out_") + t + ": {plugin: test-sink, inputs: [" + t + "], path: " + (d / (std::string(t) + ".txt")).string() + "}\n";
-  auto r = run_process({cxflow_bin(), "run", d.write("p.yaml", y).string(), "--plugin-dir", kDir, "--plugin-dir", CXFLOW_PLUGIN_DIR});
+    y += std::string("  out_") + t + ": {plugin: test-sink, inputs: [" + t +
+         "], path: " + (d / (std::string(t) + ".txt")).string() + "}\n";
+  auto r = run_process(
+      {cxflow_bin(), "run", d.write("p.yaml", y).string(), "--plugin-dir", kDir, "--plugin-dir", CXFLOW_PLUGIN_DIR});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* a : {"a", "b", "c"}) {
     const std::string prefix = std::string("[transform:aggregate-window:") + a + "]";
     EXPECT_EQ(counter_in(r.err, prefix, "events_in"), 10000) << r.err;
     EXPECT_EQ(counter_in(r.err, prefix, "copied"), -1) << "a read-only transform is handed the shared batch\n" << r.err;
-    EXPECT_EQ(lines_of(d / (std::string(a) + ".txt")).size(), 167u + 1) << "10000 s of events in 60 s windows, then END";
+    EXPECT_EQ(lines_of(d / (std::string(a) + ".txt")).size(), 167u + 1)
+        << "10000 s of events in 60 s windows, then END";
   }
   const auto p = std::max<std::int64_t>(0, counter_in(r.err, "[transform:test-transform:p]", "copied"));
   const auto q = std::max<std::int64_t>(0, counter_in(r.err, "[transform:test-transform:q]", "copied"));

@@ -84,11 +84,12 @@ TEST(RuntimeVirtualTime, AnHourOfPacedEventsRunsInMilliseconds) {
   TempDir d;
   const auto out = d / "out.txt";
   // One event a second for an hour, through a transform, into a sink on another lane.
-  const auto y = d.write("p.yaml", "runtime: {log_interval: 10m}\n"
-                                   "sources:\n  nums: {plugin: test-source, count: 3600, batch: 1, pace: 1s}\n"
-                                   "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [pass], log_watermarks: true, path: " +
-                                       out.string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "runtime: {log_interval: 10m}\n"
+                         "sources:\n  nums: {plugin: test-source, count: 3600, batch: 1, pace: 1s}\n"
+                         "transforms:\n  pass: {plugin: test-transform, inputs: [nums]}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [pass], log_watermarks: true, path: " +
+                             out.string() + "}\n");
   auto p = load(y);
   ASSERT_TRUE(p);
   VirtualTime vt;
@@ -99,7 +100,8 @@ TEST(RuntimeVirtualTime, AnHourOfPacedEventsRunsInMilliseconds) {
   Runtime rt(*p, o);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(rt.run(), 0) << log.all();
-  const auto real_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto real_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(real_ms, 20'000) << "an hour of pacing must not take wall time";
   // The last of 3600 steps is due at 3599 s; then the small-batch delay (10 ms) to the sink.
   EXPECT_GE(vt.steady_ms(), 3'599'000);
@@ -120,10 +122,10 @@ TEST(RuntimeVirtualTime, TheSameRunTwiceGivesTheSameOutput) {
   auto run_once = [](const TempDir& dir) {
     const auto out = dir / "out.txt";
     const auto y = dir.write("p.yaml",
-                                            "sources:\n  a: {plugin: test-source, count: 300, batch: 3, pace: 7ms}\n"
-                                            "  b: {plugin: test-source, count: 200, batch: 5, pace: 13ms, start_ms: 500}\n"
-                                            "sinks:\n  out: {plugin: test-sink, inputs: [a, b], log_watermarks: true, path: " +
-                                                out.string() + "}\n");
+                             "sources:\n  a: {plugin: test-source, count: 300, batch: 3, pace: 7ms}\n"
+                             "  b: {plugin: test-source, count: 200, batch: 5, pace: 13ms, start_ms: 500}\n"
+                             "sinks:\n  out: {plugin: test-sink, inputs: [a, b], log_watermarks: true, path: " +
+                                 out.string() + "}\n");
     auto p = load(y);
     VirtualTime vt;
     RunOptions o;
@@ -143,8 +145,10 @@ TEST(RuntimeVirtualTime, TheSameRunTwiceGivesTheSameOutput) {
 
 TEST(RuntimeVirtualTime, ATestCanAdvanceTheClockByHand) {
   TempDir d;
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 5, batch: 1, pace: 1s}\n"
-                                   "sinks:\n  out: {plugin: test-sink, inputs: [nums], path: " + (d / "out.txt").string() + "}\n");
+  const auto y = d.write("p.yaml",
+                         "sources:\n  nums: {plugin: test-source, count: 5, batch: 1, pace: 1s}\n"
+                         "sinks:\n  out: {plugin: test-sink, inputs: [nums], path: " +
+                             (d / "out.txt").string() + "}\n");
   auto p = load(y);
   ASSERT_TRUE(p);
   VirtualTime vt(/*auto_advance=*/false);
@@ -157,7 +161,8 @@ TEST(RuntimeVirtualTime, ATestCanAdvanceTheClockByHand) {
   auto generated = [&] { return counter(*p, "nums", "generated"); };
   auto settle = [&](std::uint64_t n) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (generated() < n && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (generated() < n && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // and nothing more follows
     return generated();
   };

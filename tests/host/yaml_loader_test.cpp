@@ -22,7 +22,8 @@ struct Parsed {
 
 Parsed parse(const std::string& yaml) {
   Parsed p;
-  p.node = host::parse_yaml(yaml, "p.yaml", [](const std::string&) { return std::optional<std::string>(); }, p.errors);
+  p.node = host::parse_yaml(
+      yaml, "p.yaml", [](const std::string&) { return std::optional<std::string>(); }, p.errors);
   return p;
 }
 

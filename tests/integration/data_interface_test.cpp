@@ -94,8 +94,9 @@ TEST(DataInterface, MisspelledSqliteColumnFieldIsRefusedWithPositionAndSuggestio
   const auto p = pipeline(d, {{"queue: {field: metadata.queue,", "queue: {field: metadata.queeu,"}});
   auto r = cli({"validate", p});
   EXPECT_EQ(r.exit_code, 65) << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:34:22: 'sinks.rows.columns.queue.field': field 'metadata.queeu' is not produced by any "
-                              "input of 'rows' (per_queue); did you mean 'metadata.queue'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:34:22: 'sinks.rows.columns.queue.field': field 'metadata.queeu' is not produced by any "
+                       "input of 'rows' (per_queue); did you mean 'metadata.queue'?"))
       << r.err;
   auto run = cli({"run", p, "--no-status"});
   EXPECT_EQ(run.exit_code, 65) << run.err;
@@ -107,8 +108,9 @@ TEST(DataInterface, MisspelledAlertRuleMetricIsRefused) {
   const auto p = pipeline(d, {{"{metric: avg_handle_time,", "{metric: avg_handle_tme,"}});
   auto r = cli({"validate", p});
   EXPECT_EQ(r.exit_code, 65) << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:27:18: 'sinks.alerts.rules[0].metric': field 'avg_handle_tme' is not produced by any "
-                              "input of 'alerts' (per_queue); did you mean 'avg_handle_time'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:27:18: 'sinks.alerts.rules[0].metric': field 'avg_handle_tme' is not produced by any "
+                       "input of 'alerts' (per_queue); did you mean 'avg_handle_time'?"))
       << r.err;
 }
 
@@ -118,11 +120,13 @@ TEST(DataInterface, MisspelledGroupByAndMetricFieldOfAggregateWindowAreRefused) 
                               {"avg(metrics.handleTime)", "avg(metrics.handleTme)"}});
   auto r = cli({"validate", p});
   EXPECT_EQ(r.exit_code, 65) << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:17:16: 'transforms.per_queue.group_by[0]': field 'metadata.queeu' is not produced by "
-                              "any input of 'per_queue' (completed); did you mean 'metadata.queue'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:17:16: 'transforms.per_queue.group_by[0]': field 'metadata.queeu' is not produced by "
+                       "any input of 'per_queue' (completed); did you mean 'metadata.queue'?"))
       << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:20:28: 'transforms.per_queue.metrics.avg_handle_time': field 'metrics.handleTme' is not "
-                              "produced by any input of 'per_queue' (completed); did you mean 'metrics.handleTime'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:20:28: 'transforms.per_queue.metrics.avg_handle_time': field 'metrics.handleTme' is not "
+                       "produced by any input of 'per_queue' (completed); did you mean 'metrics.handleTime'?"))
       << r.err;
 }
 
@@ -131,22 +135,26 @@ TEST(DataInterface, MisspelledFilterWhereFieldIsRefused) {
   const auto p = pipeline(d, {{"where: metrics.waitTime >= 0", "where: metrics.waitTme >= 0"}});
   auto r = cli({"validate", p});
   EXPECT_EQ(r.exit_code, 65) << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:12:12: 'transforms.completed.where': field 'metrics.waitTme' is not produced by any "
-                              "input of 'completed' (calls); did you mean 'metrics.waitTime'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:12:12: 'transforms.completed.where': field 'metrics.waitTme' is not produced by any "
+                       "input of 'completed' (calls); did you mean 'metrics.waitTime'?"))
       << r.err;
 }
 
 TEST(DataInterface, StringFieldReadAsANumberIsRefused) {
   TempDir d;
-  const auto p = pipeline(d, {{"avg(metrics.handleTime)", "avg(metrics.state)"},
-                              {"contacts: {field: contacts, type: integer}", "contacts: {field: window_end, type: integer}"}});
+  const auto p =
+      pipeline(d, {{"avg(metrics.handleTime)", "avg(metrics.state)"},
+                   {"contacts: {field: contacts, type: integer}", "contacts: {field: window_end, type: integer}"}});
   auto r = cli({"validate", p});
   EXPECT_EQ(r.exit_code, 65) << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:20:28: 'transforms.per_queue.metrics.avg_handle_time': field 'metrics.state' is read as "
-                              "a number, but sources.calls (source-simulator) produces it as a string"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:20:28: 'transforms.per_queue.metrics.avg_handle_time': field 'metrics.state' is read as "
+                       "a number, but sources.calls (source-simulator) produces it as a string"))
       << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:35:25: 'sinks.rows.columns.contacts.field': field 'window_end' is read as a number, but "
-                              "transforms.per_queue (aggregate-window) produces it as a string"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:35:25: 'sinks.rows.columns.contacts.field': field 'window_end' is read as a number, but "
+                       "transforms.per_queue (aggregate-window) produces it as a string"))
       << r.err;
 }
 
@@ -165,8 +173,9 @@ TEST(DataInterface, EveryUnresolvedReadOfEveryComponentIsListedInOnePass) {
   EXPECT_TRUE(contains(r.err, "'avg_handle_tme'")) << r.err;
   EXPECT_TRUE(contains(r.err, "'metadata.queeu'")) << r.err;
   // The misspelled group key is what per_queue now produces, so its reader downstream is told.
-  EXPECT_TRUE(contains(r.err, "'sinks.alerts.group_by[0]': field 'metadata.queue' is not produced by any input of 'alerts' "
-                              "(per_queue); did you mean 'metadata.queeu'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "'sinks.alerts.group_by[0]': field 'metadata.queue' is not produced by any input of 'alerts' "
+                       "(per_queue); did you mean 'metadata.queeu'?"))
       << r.err;
   EXPECT_TRUE(contains(r.err, "5 errors; nothing was started")) << r.err;
 }
@@ -174,13 +183,16 @@ TEST(DataInterface, EveryUnresolvedReadOfEveryComponentIsListedInOnePass) {
 TEST(DataInterface, DescribePrintsReadsAndProduces) {
   auto r = cli({"plugins", "describe", "aggregate-window"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(contains(r.out, "Data (declared with the example config below; the lists depend on the config):")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Data (declared with the example config below; the lists depend on the config):"))
+      << r.out;
   // The example's first metric with a where reads metrics.state (any: compared as text) before
   // the averaged metrics.handleTime (a number).
-  EXPECT_TRUE(contains(r.out, "  reads:\n    metadata.queue  (any)\n    metrics.state  (any)\n    metrics.handleTime  (number)\n"))
+  EXPECT_TRUE(contains(
+      r.out, "  reads:\n    metadata.queue  (any)\n    metrics.state  (any)\n    metrics.handleTime  (number)\n"))
       << r.out;
-  EXPECT_TRUE(contains(r.out, "  produces:\n    window_start  (string)\n    window_end  (string)\n    metadata.queue  (any)\n"
-                              "    contacts  (number)\n"))
+  EXPECT_TRUE(contains(r.out,
+                       "  produces:\n    window_start  (string)\n    window_end  (string)\n    metadata.queue  (any)\n"
+                       "    contacts  (number)\n"))
       << r.out;
 
   auto f = cli({"plugins", "describe", "filter-interaction"});
@@ -202,8 +214,10 @@ TEST(DeclaredCounters, DescribeListsKindUnitLabelsAndRole) {
   auto r = cli({"plugins", "describe", "source-replay"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "Counters (besides the host's events_in, events_out, dropped, errors):\n")) << r.out;
-  EXPECT_TRUE(contains(r.out, "  malformed{reason=invalid_json}  (counter, lines, role malformed)  lines skipped as malformed, "
-                              "by reason\n"))
+  EXPECT_TRUE(
+      contains(r.out,
+               "  malformed{reason=invalid_json}  (counter, lines, role malformed)  lines skipped as malformed, "
+               "by reason\n"))
       << r.out;
 
   auto j = cli({"plugins", "describe", "sink-sqlite", "--json"});
@@ -225,16 +239,19 @@ TEST(DeclaredCounters, DescribeListsKindUnitLabelsAndRole) {
 TEST(DeclaredCounters, SummaryCountsDataRowsAndAlertsByRole) {
   TempDir d;
   const auto db = d / "demo.db";
-  auto r = run_process({cxflow_bin(), "run", source_dir() + "/pipelines/simulated.yaml", "--no-status", "--plugin-dir", plugin_dir()},
-                       {"CXFLOW_PLUGIN_PATH=", "CXFLOW_SPEED=max", "CXFLOW_DB=" + db.string()});
+  auto r = run_process(
+      {cxflow_bin(), "run", source_dir() + "/pipelines/simulated.yaml", "--no-status", "--plugin-dir", plugin_dir()},
+      {"CXFLOW_PLUGIN_PATH=", "CXFLOW_SPEED=max", "CXFLOW_DB=" + db.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::uint64_t data_rows = std::stoull(sqlite_scalar(db, "SELECT count(*) FROM metric_snapshots")) +
                                   std::stoull(sqlite_scalar(db, "SELECT count(*) FROM queue_snapshots"));
   const std::uint64_t alert_rows = std::stoull(sqlite_scalar(db, "SELECT count(*) FROM alerts"));
   ASSERT_GT(data_rows, 0u);
   ASSERT_GT(alert_rows, 0u) << "the simulated scenario fires alerts";
-  EXPECT_TRUE(contains(r.err, ", " + std::to_string(data_rows) + " rows written, " + std::to_string(alert_rows) + " alerts"))
-      << "data rows " << data_rows << ", alert rows " << alert_rows << "\n" << r.err;
+  EXPECT_TRUE(
+      contains(r.err, ", " + std::to_string(data_rows) + " rows written, " + std::to_string(alert_rows) + " alerts"))
+      << "data rows " << data_rows << ", alert rows " << alert_rows << "\n"
+      << r.err;
 }
 
 // source-replay may carry fields it does not declare, so an undeclared read after it is accepted;
@@ -260,8 +277,9 @@ sinks:
 )");
   auto r = cli({"validate", p.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(contains(r.err, "p.yaml:8:16: field 'metadata.queeu' is not among the fields declared upstream (accepted: an "
-                              "input may carry fields it does not declare); did you mean 'metadata.queue'?"))
+  EXPECT_TRUE(contains(r.err,
+                       "p.yaml:8:16: field 'metadata.queeu' is not among the fields declared upstream (accepted: an "
+                       "input may carry fields it does not declare); did you mean 'metadata.queue'?"))
       << r.err;
   EXPECT_FALSE(contains(r.err, "metadata.region")) << r.err;
 }

@@ -70,7 +70,8 @@ std::string pipeline(const TempDir& d, const std::string& sim_extra) {
     plugin: source-simulator
     seed: 7
     speed: max
-    ground_truth: )" + (d / "truth.jsonl").string() + "\n" + sim_extra + R"(
+    ground_truth: )" +
+         (d / "truth.jsonl").string() + "\n" + sim_extra + R"(
 transforms:
   completed:
     plugin: filter-interaction
@@ -93,7 +94,8 @@ sinks:
   rows:
     plugin: sink-sqlite
     inputs: [per_queue]
-    path: )" + (d / "out.db").string() + R"(
+    path: )" +
+         (d / "out.db").string() + R"(
     table: queue_windows
     key: [window_start, queue]
     columns:
@@ -167,7 +169,8 @@ TEST(SimulatedPipeline, SigtermMidRunWritesOpenWindowsAndLeavesAConsistentDataba
   ASSERT_TRUE(wait_for(
       [&] {
         try {
-          return std::filesystem::exists(db) && std::stoll("0" + sqlite_scalar(db, "SELECT count(*) FROM queue_windows")) >= 6;
+          return std::filesystem::exists(db) &&
+                 std::stoll("0" + sqlite_scalar(db, "SELECT count(*) FROM queue_windows")) >= 6;
         } catch (const std::exception&) {
           return false;  // table not created yet
         }
@@ -193,8 +196,9 @@ TEST(DefaultPipeline, MetricSnapshotsDescribeOneWindowEach) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const Truth truth = load_truth(truth_path, 60'000);
   const Rows rows = sqlite_query(
-      db, "SELECT timestamp, total_interactions, avg_handle_time, avg_wait_time, active_agents FROM metric_snapshots "
-          "ORDER BY timestamp");
+      db,
+      "SELECT timestamp, total_interactions, avg_handle_time, avg_wait_time, active_agents FROM metric_snapshots "
+      "ORDER BY timestamp");
   std::size_t windows = 0;
   for (const auto& [k, v] : truth)
     if (k.second.empty()) ++windows;

@@ -17,7 +17,8 @@ class ConditionTest : public ::testing::Test {
   FieldTable table;
 
   Condition parse(const std::string& text, const SourcePos& pos = {}) {
-    return Condition::parse(text, [this](std::string_view f) { return table.intern(f); }, pos);
+    return Condition::parse(
+        text, [this](std::string_view f) { return table.intern(f); }, pos);
   }
   // An event from name/value pairs.
   Event event(std::initializer_list<std::pair<const char*, Value>> fields) {
@@ -209,16 +210,20 @@ TEST_F(ConditionTest, LongAndOrChainsEvaluateEveryOperand) {
 
 TEST_F(ConditionTest, TheFilterExampleFromTheHeader) {
   const std::string cond = "eventType == interaction and (metrics.state == ended or metrics.state == abandoned)";
-  EXPECT_TRUE(matches(cond, event({{"eventType", std::string("interaction")}, {"metrics.state", std::string("ended")}})));
+  EXPECT_TRUE(
+      matches(cond, event({{"eventType", std::string("interaction")}, {"metrics.state", std::string("ended")}})));
   EXPECT_TRUE(
       matches(cond, event({{"eventType", std::string("interaction")}, {"metrics.state", std::string("abandoned")}})));
-  EXPECT_FALSE(matches(cond, event({{"eventType", std::string("interaction")}, {"metrics.state", std::string("queued")}})));
+  EXPECT_FALSE(
+      matches(cond, event({{"eventType", std::string("interaction")}, {"metrics.state", std::string("queued")}})));
   EXPECT_FALSE(matches(cond, event({{"eventType", std::string("agent")}, {"metrics.state", std::string("ended")}})));
 }
 
 TEST_F(ConditionTest, KeywordsAreWholeWords) {
   // Field names that start with a keyword are field names.
-  const Event e = event({{"order", std::int64_t{1}}, {"android", std::int64_t{1}}, {"notes", std::int64_t{1}},
+  const Event e = event({{"order", std::int64_t{1}},
+                         {"android", std::int64_t{1}},
+                         {"notes", std::int64_t{1}},
                          {"index", std::int64_t{1}}});
   EXPECT_TRUE(matches("order == 1 and android == 1 and notes == 1 and index == 1", e));
   EXPECT_TRUE(matches("exists notes", e));

@@ -113,7 +113,9 @@ std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
       return decode_status(status);
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    struct timespec ts{0, 5'000'000};
+    struct timespec ts {
+      0, 5'000'000
+    };
     nanosleep(&ts, nullptr);
   }
 }

@@ -67,7 +67,7 @@ struct Harness::Impl final : SourceContext, Setup, host::DispatchHost {
   bool running = false;  // between start() and stop()
   std::vector<std::string> log_lines;
   std::string failure_text;
-  std::string throw_pending;  // a failed call: the harness call that made it throws
+  std::string throw_pending;            // a failed call: the harness call that made it throws
   std::vector<KeepCondition> promises;  // what a transform promised while configured
   std::vector<KeepCondition> keep;      // what a source is handed (set_keep_conditions)
 
@@ -106,10 +106,13 @@ struct Harness::Impl final : SourceContext, Setup, host::DispatchHost {
   void reads_all() override { keep_all = true; }
   FieldId project(FieldId id) {
     auto& ids = *projected;
-    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.insert(std::upper_bound(ids.begin(), ids.end(), id), id);
+    if (std::find(ids.begin(), ids.end(), id) == ids.end())
+      ids.insert(std::upper_bound(ids.begin(), ids.end(), id), id);
     return id;
   }
-  const std::optional<std::vector<FieldId>>& projection() const noexcept override { return keep_all ? every : projected; }
+  const std::optional<std::vector<FieldId>>& projection() const noexcept override {
+    return keep_all ? every : projected;
+  }
   std::optional<std::vector<FieldId>> projected = std::vector<FieldId>{};
   std::optional<std::vector<FieldId>> every;
   bool keep_all = false;
@@ -128,11 +131,14 @@ struct Harness::Impl final : SourceContext, Setup, host::DispatchHost {
   const Clock& clock() const noexcept override { return fake_clock; }
   const FieldTable& fields() const noexcept override { return table; }
   void cancel_timer(TimerId id) override {
-    timers.erase(std::remove_if(timers.begin(), timers.end(), [&](const Timer& t) { return t.id == id; }), timers.end());
+    timers.erase(std::remove_if(timers.begin(), timers.end(), [&](const Timer& t) { return t.id == id; }),
+                 timers.end());
   }
   void fail(std::string_view m) override {
-    if (driver) driver->fail(m);
-    else if (failure_text.empty()) failure_text = std::string(m);
+    if (driver)
+      driver->fail(m);
+    else if (failure_text.empty())
+      failure_text = std::string(m);
   }
   TimerId start_timer_raw(std::int64_t delay_ms, std::function<void()> fn) override {
     const TimerId id = next_timer++;
@@ -148,8 +154,10 @@ struct Harness::Impl final : SourceContext, Setup, host::DispatchHost {
   void end_of_stream() override { run_driver("end_of_stream").source_end_of_stream(); }
   const std::vector<KeepCondition>& keep_conditions() const noexcept override { return keep; }
   void when_ready_raw(std::function<void()> fn) override {
-    if (!backpressure) post_raw(std::move(fn));
-    else ready_waiters.push_back(std::move(fn));
+    if (!backpressure)
+      post_raw(std::move(fn));
+    else
+      ready_waiters.push_back(std::move(fn));
   }
   bool plugin_failed() const { return driver && driver->failed(); }
 
@@ -208,12 +216,15 @@ Harness::~Harness() {
   if (!impl_ || !impl_->running || !impl_->driver) return;
   // As at the end of a run: a source that has not ended is stopped, a transform or sink that
   // started gets its final stop().
-  if (impl_->kind() == Kind::Source) impl_->driver->stop_source();
-  else (void)impl_->driver->stop_instance();
+  if (impl_->kind() == Kind::Source)
+    impl_->driver->stop_source();
+  else
+    (void)impl_->driver->stop_instance();
 }
 
 static std::unique_ptr<Harness::Impl> configure(const std::string& plugin, const std::string& yaml,
-                                                const std::vector<std::string>& extra, std::vector<ConfigError>& errors) {
+                                                const std::vector<std::string>& extra,
+                                                std::vector<ConfigError>& errors) {
   auto impl = std::make_unique<Harness::Impl>();
   impl->plugin = plugin;
   impl->api = &find_api(plugin);
@@ -263,13 +274,15 @@ void Harness::set_batch_events(std::size_t n) {
 void Harness::start() {
   if (impl_->driver) throw std::logic_error("Harness::start: already started (the runtime starts a component once)");
   impl_->table.freeze();
-  impl_->driver.emplace(*impl_->instance, impl_->kind() == Kind::Source ? 0 : impl_->inputs, impl_->batch_events, *impl_,
-                        host::DispatchCounters{impl_->counter("events_in"), impl_->counter("events_out"),
-                                               impl_->counter("dropped"), impl_->counter("errors"),
-                                               impl_->counter("copied")});
+  impl_->driver.emplace(
+      *impl_->instance, impl_->kind() == Kind::Source ? 0 : impl_->inputs, impl_->batch_events, *impl_,
+      host::DispatchCounters{impl_->counter("events_in"), impl_->counter("events_out"), impl_->counter("dropped"),
+                             impl_->counter("errors"), impl_->counter("copied")});
   impl_->running = true;
-  if (impl_->kind() == Kind::Source) impl_->driver->start_source(*impl_);
-  else impl_->driver->start(*impl_);
+  if (impl_->kind() == Kind::Source)
+    impl_->driver->start_source(*impl_);
+  else
+    impl_->driver->start(*impl_);
   impl_->rethrow();
 }
 
@@ -296,8 +309,9 @@ void Harness::push(std::vector<Event> events, std::size_t input) {
 
 void Harness::push(Batch batch, std::size_t input) {
   if (impl_->kind() == Kind::Source) throw std::logic_error("push() is for transforms and sinks");
-  if (input >= impl_->inputs) throw std::logic_error("Harness::push: input " + std::to_string(input) + " of " +
-                                                     std::to_string(impl_->inputs) + " (see set_inputs())");
+  if (input >= impl_->inputs)
+    throw std::logic_error("Harness::push: input " + std::to_string(input) + " of " + std::to_string(impl_->inputs) +
+                           " (see set_inputs())");
   impl_->run_driver("push").receive(input, batch, true);
   impl_->rethrow();
 }
@@ -363,8 +377,10 @@ void Harness::set_backpressure(bool full) {
 std::vector<Event> Harness::take() {
   std::vector<Event> events;
   for (auto& b : impl_->output) {
-    if (events.empty()) events = std::move(b.events);
-    else events.insert(events.end(), std::make_move_iterator(b.events.begin()), std::make_move_iterator(b.events.end()));
+    if (events.empty())
+      events = std::move(b.events);
+    else
+      events.insert(events.end(), std::make_move_iterator(b.events.begin()), std::make_move_iterator(b.events.end()));
   }
   impl_->output.clear();
   return events;

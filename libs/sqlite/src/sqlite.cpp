@@ -57,7 +57,8 @@ std::string path_problem(std::string_view path, bool allow_uri, std::string_view
   if (allow_uri || !is_uri_path(path)) return {};
   return "'" + std::string(path) +
          "' is an SQLite URI or in-memory name, not a file: SQLite would honour its options (mode=memory writes "
-         "nothing to disk). Name a plain file, or set " + std::string(key) + ": true if a URI is meant";
+         "nothing to disk). Name a plain file, or set " +
+         std::string(key) + ": true if a URI is meant";
 }
 
 std::optional<FileId> file_id(const std::string& path) {

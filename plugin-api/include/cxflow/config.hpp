@@ -21,8 +21,8 @@ namespace cxflow {
 
 struct SourcePos {
   std::string file;
-  int line = 0;    // 1-based; 0 = unknown
-  int column = 0;  // 1-based
+  int line = 0;             // 1-based; 0 = unknown
+  int column = 0;           // 1-based
   std::string str() const;  // "file:line:col"
 };
 
@@ -35,10 +35,10 @@ class ConfigNode {
 
   Kind kind = Kind::Null;
   SourcePos pos;
-  std::string scalar;                // Kind::Scalar (after ${VAR} expansion)
-  std::vector<ConfigNode> items;     // Kind::Sequence items, or Kind::Map values
-  std::vector<std::string> keys;     // Kind::Map keys, parallel to items
-  std::vector<SourcePos> key_pos;    // Kind::Map key positions, parallel to items
+  std::string scalar;              // Kind::Scalar (after ${VAR} expansion)
+  std::vector<ConfigNode> items;   // Kind::Sequence items, or Kind::Map values
+  std::vector<std::string> keys;   // Kind::Map keys, parallel to items
+  std::vector<SourcePos> key_pos;  // Kind::Map key positions, parallel to items
 
   bool is_null() const noexcept { return kind == Kind::Null; }
   bool is_scalar() const noexcept { return kind == Kind::Scalar; }
@@ -164,7 +164,9 @@ class BindContext {
   std::string path;
 
   void error(const SourcePos& pos, std::string message) const;
-  std::string child(std::string_view key) const { return path.empty() ? std::string(key) : path + "." + std::string(key); }
+  std::string child(std::string_view key) const {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+  }
 };
 
 namespace detail {
@@ -193,17 +195,28 @@ std::optional<double> numeric(const V&) {
 }
 template <class V>
 constexpr KeyType key_type_of() {
-  if constexpr (std::is_same_v<V, std::string> || std::is_same_v<V, Secret>) return KeyType::String;
-  else if constexpr (std::is_same_v<V, bool>) return KeyType::Bool;
-  else if constexpr (std::is_same_v<V, std::int64_t> || std::is_same_v<V, int>) return KeyType::Int;
-  else if constexpr (std::is_same_v<V, double>) return KeyType::Float;
-  else if constexpr (std::is_same_v<V, Duration>) return KeyType::Duration;
-  else if constexpr (std::is_same_v<V, ByteSize>) return KeyType::Size;
-  else if constexpr (std::is_same_v<V, std::vector<std::string>>) return KeyType::StringList;
-  else if constexpr (std::is_same_v<V, std::vector<std::pair<std::string, std::string>>>) return KeyType::StringMap;
-  else if constexpr (std::is_same_v<V, ConfigNode>) return KeyType::Any;
-  else if constexpr (std::is_enum_v<V>) return KeyType::Enum;
-  else return KeyType::Record;
+  if constexpr (std::is_same_v<V, std::string> || std::is_same_v<V, Secret>)
+    return KeyType::String;
+  else if constexpr (std::is_same_v<V, bool>)
+    return KeyType::Bool;
+  else if constexpr (std::is_same_v<V, std::int64_t> || std::is_same_v<V, int>)
+    return KeyType::Int;
+  else if constexpr (std::is_same_v<V, double>)
+    return KeyType::Float;
+  else if constexpr (std::is_same_v<V, Duration>)
+    return KeyType::Duration;
+  else if constexpr (std::is_same_v<V, ByteSize>)
+    return KeyType::Size;
+  else if constexpr (std::is_same_v<V, std::vector<std::string>>)
+    return KeyType::StringList;
+  else if constexpr (std::is_same_v<V, std::vector<std::pair<std::string, std::string>>>)
+    return KeyType::StringMap;
+  else if constexpr (std::is_same_v<V, ConfigNode>)
+    return KeyType::Any;
+  else if constexpr (std::is_enum_v<V>)
+    return KeyType::Enum;
+  else
+    return KeyType::Record;
 }
 // A default as written in a schema ("60s", or "[a, b]" for a list) as a config node.
 ConfigNode default_node(const std::string& text, const SourcePos& pos);
@@ -403,7 +416,8 @@ class Schema {
             out.*member = value;
             return;
           }
-        cx.error(n.pos, quote_value(text) + " is not one of " + join_allowed(k.allowed) + did_you_mean(text, k.allowed));
+        cx.error(n.pos,
+                 quote_value(text) + " is not one of " + join_allowed(k.allowed) + did_you_mean(text, k.allowed));
       } else {
         M value{};
         if (!detail::convert(n, value, cx, k.secret)) return;
@@ -412,14 +426,16 @@ class Schema {
             bool ok = false;
             for (const auto& a : k.allowed) ok = ok || a == value;
             if (!ok) {
-              cx.error(n.pos, quote_value(value) + " is not one of " + join_allowed(k.allowed) + did_you_mean(value, k.allowed));
+              cx.error(n.pos, quote_value(value) + " is not one of " + join_allowed(k.allowed) +
+                                  did_you_mean(value, k.allowed));
               return;
             }
           }
         }
         if (auto num = detail::numeric(value)) {
           if ((k.min && *num < *k.min) || (k.max && *num > *k.max)) {
-            cx.error(n.pos, detail::format_range_error(k, *num, k.secret ? std::string(kRedacted) : quote_value(n.scalar)));
+            cx.error(n.pos,
+                     detail::format_range_error(k, *num, k.secret ? std::string(kRedacted) : quote_value(n.scalar)));
             return;
           }
         }

@@ -141,8 +141,10 @@ class TransformAdapter final : public TransformInstance {
   }
   bool reads_only() const noexcept override { return std::is_base_of_v<ReadOnlyTransform, I>; }
   Status process_shared(const Batch& in, Emitter& out) noexcept override {
-    if constexpr (std::is_base_of_v<ReadOnlyTransform, I>) return guarded([&] { impl_->process(in, out); });
-    else return Status::error("process_shared: not a ReadOnlyTransform");
+    if constexpr (std::is_base_of_v<ReadOnlyTransform, I>)
+      return guarded([&] { impl_->process(in, out); });
+    else
+      return Status::error("process_shared: not a ReadOnlyTransform");
   }
   Status on_watermark(std::int64_t wm, Emitter& out) noexcept override {
     return guarded([&] { impl_->on_watermark(wm, out); });
@@ -198,9 +200,12 @@ class PluginImpl final : public PluginApi {
   }
   const char* name() const noexcept override { return Traits::name; }
   Kind kind() const noexcept override {
-    if constexpr (std::is_base_of_v<Source, Instance>) return Kind::Source;
-    else if constexpr (std::is_base_of_v<Transform, Instance>) return Kind::Transform;
-    else return Kind::Sink;
+    if constexpr (std::is_base_of_v<Source, Instance>)
+      return Kind::Source;
+    else if constexpr (std::is_base_of_v<Transform, Instance>)
+      return Kind::Transform;
+    else
+      return Kind::Sink;
   }
   const char* version() const noexcept override { return Traits::version; }
   const char* description() const noexcept override { return Traits::description; }
@@ -217,10 +222,12 @@ class PluginImpl final : public PluginApi {
         inst = std::make_unique<Instance>(cfg, setup);
       else
         inst = std::make_unique<Instance>(cfg);
-      if constexpr (std::is_base_of_v<Source, Instance>) return std::make_unique<SourceAdapter<Instance>>(std::move(inst));
+      if constexpr (std::is_base_of_v<Source, Instance>)
+        return std::make_unique<SourceAdapter<Instance>>(std::move(inst));
       else if constexpr (std::is_base_of_v<Transform, Instance>)
         return std::make_unique<TransformAdapter<Instance>>(std::move(inst));
-      else return std::make_unique<SinkAdapter<Instance>>(std::move(inst));
+      else
+        return std::make_unique<SinkAdapter<Instance>>(std::move(inst));
     } catch (const ConfigException& e) {
       errors.push_back(ConfigError{e.pos().line ? e.pos() : config.pos, e.path(), e.message()});
     } catch (const std::exception& e) {
@@ -239,10 +246,10 @@ class PluginImpl final : public PluginApi {
 }  // namespace detail
 }  // namespace cxflow
 
-#define CXFLOW_PLUGIN(Traits)                                                                   \
+#define CXFLOW_PLUGIN(Traits)                                                                                        \
   extern "C" __attribute__((visibility("default"))) const cxflow_plugin_descriptor* cxflow_plugin_entry() noexcept { \
-    static const ::cxflow::detail::PluginImpl<Traits> api;                                      \
-    static const cxflow_plugin_descriptor descriptor{CXFLOW_PLUGIN_MAGIC, CXFLOW_ABI_VERSION,   \
-                                                     CXFLOW_BUILD_KEY, Traits::name, &api};     \
-    return &descriptor;                                                                         \
+    static const ::cxflow::detail::PluginImpl<Traits> api;                                                           \
+    static const cxflow_plugin_descriptor descriptor{CXFLOW_PLUGIN_MAGIC, CXFLOW_ABI_VERSION, CXFLOW_BUILD_KEY,      \
+                                                     Traits::name, &api};                                            \
+    return &descriptor;                                                                                              \
   }

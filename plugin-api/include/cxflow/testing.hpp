@@ -130,13 +130,13 @@ class Harness {
   // Sources: when true, emit() reports a full pipeline; setting it false runs when_ready callbacks.
   void set_backpressure(bool full);
 
-  std::vector<Event> take();                             // emitted since the last take()
-  std::vector<Batch> take_batches();                     // the same, as the batches sent downstream
-  const std::vector<std::int64_t>& watermarks() const;   // watermarks emitted/forwarded
-  bool ended() const;                                    // end of stream emitted/forwarded
-  std::uint64_t counter(std::string_view name) const;    // plugin counters
-  const std::vector<std::string>& logs() const;          // "LEVEL message"
-  const std::string& failure() const;                    // first ctx.fail() or Status error, "" if none
+  std::vector<Event> take();                            // emitted since the last take()
+  std::vector<Batch> take_batches();                    // the same, as the batches sent downstream
+  const std::vector<std::int64_t>& watermarks() const;  // watermarks emitted/forwarded
+  bool ended() const;                                   // end of stream emitted/forwarded
+  std::uint64_t counter(std::string_view name) const;   // plugin counters
+  const std::vector<std::string>& logs() const;         // "LEVEL message"
+  const std::string& failure() const;                   // first ctx.fail() or Status error, "" if none
 
   // Reads a field of an output event by name.
   std::optional<double> number(const Event& e, std::string_view field) const;

@@ -18,7 +18,7 @@
 #define CXFLOW_BOOST_VERSION 0
 #endif
 
-#define CXFLOW_ABI_VERSION 8u
+#define CXFLOW_ABI_VERSION 9u
 
 #define CXFLOW_STR_(x) #x
 #define CXFLOW_STR(x) CXFLOW_STR_(x)
@@ -57,8 +57,9 @@
 #endif
 
 #ifndef CXFLOW_BUILD_KEY
-#define CXFLOW_BUILD_KEY \
-  CXFLOW_COMPILER_ " " CXFLOW_STDLIB_ " boost-" CXFLOW_STR(CXFLOW_BOOST_VERSION) " c++" CXFLOW_STR(__cplusplus) CXFLOW_ASAN_ CXFLOW_DEBUGCONT_
+#define CXFLOW_BUILD_KEY                                                                                        \
+  CXFLOW_COMPILER_ " " CXFLOW_STDLIB_ " boost-" CXFLOW_STR(CXFLOW_BOOST_VERSION) " c++" CXFLOW_STR(__cplusplus) \
+      CXFLOW_ASAN_ CXFLOW_DEBUGCONT_
 #endif
 
 namespace cxflow {

@@ -27,7 +27,8 @@ struct Config {
 
 class TestSink final : public cxflow::Sink {
  public:
-  TestSink(const Config& c, cxflow::Setup& s) : cfg_(c), seq_(s.field("seq")), rows_(s.counter("rows_written")), probe_(s) {}
+  TestSink(const Config& c, cxflow::Setup& s)
+      : cfg_(c), seq_(s.field("seq")), rows_(s.counter("rows_written")), probe_(s) {}
   void start(cxflow::Context&) override { out_.open(cfg_.path, std::ios::app); }
   void write(const cxflow::Batch& in) override {
     probe_.touch();
@@ -77,7 +78,8 @@ struct Plugin {
 // Exactly what CXFLOW_PLUGIN exports, but claiming another ABI version.
 extern "C" __attribute__((visibility("default"))) const cxflow_plugin_descriptor* cxflow_plugin_entry() noexcept {
   static const ::cxflow::detail::PluginImpl<Plugin> api;
-  static const cxflow_plugin_descriptor d{CXFLOW_PLUGIN_MAGIC, CXFLOW_TEST_FAKE_ABI_VERSION, CXFLOW_BUILD_KEY, Plugin::name, &api};
+  static const cxflow_plugin_descriptor d{CXFLOW_PLUGIN_MAGIC, CXFLOW_TEST_FAKE_ABI_VERSION, CXFLOW_BUILD_KEY,
+                                          Plugin::name, &api};
   return &d;
 }
 #else

@@ -52,9 +52,12 @@ class TestSource final : public cxflow::Source {
     b.end_of_stream = done;
     const bool room = ctx_->emit(std::move(b));
     if (done) return;
-    if (!room) ctx_->when_ready([this] { step(); });
-    else if (cfg_.pace.ms > 0) ctx_->start_timer(cfg_.pace.ms, [this] { step(); });
-    else ctx_->post([this] { step(); });
+    if (!room)
+      ctx_->when_ready([this] { step(); });
+    else if (cfg_.pace.ms > 0)
+      ctx_->start_timer(cfg_.pace.ms, [this] { step(); });
+    else
+      ctx_->post([this] { step(); });
   }
 
   Config cfg_;

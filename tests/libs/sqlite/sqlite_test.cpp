@@ -9,8 +9,8 @@
 #include "process.hpp"
 
 using namespace cxflow::sqlite;
-using cxflow::test::TempDir;
 using cxflow::test::sqlite_scalar;
+using cxflow::test::TempDir;
 namespace fs = std::filesystem;
 
 TEST(SqliteLib, IdentifiersAreCheckedAndQuoted) {

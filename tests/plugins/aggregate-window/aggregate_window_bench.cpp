@@ -76,8 +76,8 @@ double run(const std::string& name, const std::string& yaml, long events, int qu
   out += h.take().size();
   const double secs = std::chrono::duration<double>(spent).count();
   const double rate = static_cast<double>(events) / secs;
-  std::printf("%-34s %9ld events, %3d queues: %6.3f s CPU in the plugin, %6.2f M events/s, %zu rows out\n", name.c_str(),
-              events, queues, secs, rate / 1e6, out);
+  std::printf("%-34s %9ld events, %3d queues: %6.3f s CPU in the plugin, %6.2f M events/s, %zu rows out\n",
+              name.c_str(), events, queues, secs, rate / 1e6, out);
   return rate;
 }
 
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
       "  abandon_rate: ratio(metrics.state == abandoned)\n"
       "  active_agents: count_distinct(agentId)\n",
       events, queues);
-  run("count_distinct(interactionId)", "window: 60s\ngroup_by: [metadata.queue]\nmetrics: {n: count_distinct(interactionId)}\n",
-      events, queues);
+  run("count_distinct(interactionId)",
+      "window: 60s\ngroup_by: [metadata.queue]\nmetrics: {n: count_distinct(interactionId)}\n", events, queues);
   return 0;
 }

@@ -44,7 +44,9 @@ std::string all_messages(const std::vector<ConfigError>& errors) {
   return s;
 }
 
-std::vector<ConfigError> errors_for(const std::string& yaml) { return Harness::config_errors("aggregate-window", yaml); }
+std::vector<ConfigError> errors_for(const std::string& yaml) {
+  return Harness::config_errors("aggregate-window", yaml);
+}
 
 }  // namespace
 
@@ -90,9 +92,10 @@ TEST(AggregateWindow, WhereFiltersEachMetricOnItsOwn) {
       "  abandoned: count where metrics.state == abandoned\n"
       "  aht: avg(metrics.handleTime) where metrics.state == ended\n"
       "  wait: avg(metrics.waitTime)\n");
-  h.push({h.event(T0 + 1).set("metrics.state", "ended").set("metrics.handleTime", 100).set("metrics.waitTime", 10),
-          h.event(T0 + 2).set("metrics.state", "ended").set("metrics.handleTime", 200).set("metrics.waitTime", 30),
-          h.event(T0 + 3).set("metrics.state", "abandoned").set("metrics.handleTime", 999).set("metrics.waitTime", 50)});
+  h.push(
+      {h.event(T0 + 1).set("metrics.state", "ended").set("metrics.handleTime", 100).set("metrics.waitTime", 10),
+       h.event(T0 + 2).set("metrics.state", "ended").set("metrics.handleTime", 200).set("metrics.waitTime", 30),
+       h.event(T0 + 3).set("metrics.state", "abandoned").set("metrics.handleTime", 999).set("metrics.waitTime", 50)});
   h.watermark(T0 + kMin);
   auto out = h.take();
   ASSERT_EQ(out.size(), 1u);
@@ -150,7 +153,9 @@ TEST(AggregateWindow, NonNumericValuesAreSkippedAndCounted) {
 }
 
 TEST(AggregateWindow, CountDistinctCountsDistinctTextValues) {
-  auto h = make("window: 60s\nmetrics:\n  agents: count_distinct(agentId)\n  answered_by: count_distinct(agentId) where s == ended\n");
+  auto h = make(
+      "window: 60s\nmetrics:\n  agents: count_distinct(agentId)\n  answered_by: count_distinct(agentId) where s == "
+      "ended\n");
   h.push({h.event(T0 + 1).set("agentId", "a1").set("s", "ended"), h.event(T0 + 2).set("agentId", "a2"),
           h.event(T0 + 3).set("agentId", "a1").set("s", "ended"), h.event(T0 + 4).set("agentId", 5),
           h.event(T0 + 5).set("agentId", "5"),  // same text as the number 5
@@ -164,7 +169,8 @@ TEST(AggregateWindow, CountDistinctCountsDistinctTextValues) {
 }
 
 TEST(AggregateWindow, PercentilesAreNearestRankOnSmallData) {
-  auto h = make("window: 60s\nmetrics:\n  p10: p10(w)\n  p50: p50(w)\n  p90: p90(w)\n  p99_9: p99.9(w)\n  p100: p100(w)\n");
+  auto h =
+      make("window: 60s\nmetrics:\n  p10: p10(w)\n  p50: p50(w)\n  p90: p90(w)\n  p99_9: p99.9(w)\n  p100: p100(w)\n");
   std::vector<Event> events;
   for (int v : {7, 3, 10, 1, 9, 2, 8, 4, 6, 5}) events.push_back(h.event(T0 + v).set("w", v));
   h.push(std::move(events));
@@ -195,8 +201,11 @@ TEST(AggregateWindow, GroupByTwoFieldsEmitsOneEventPerGroupInOrderOfAppearance) 
     std::string queue, skill;
     double n, total;
   };
-  const std::vector<Row> want{{"sales", "en", 2, 9}, {"support", "en", 1, 2}, {"sales", "fr", 1, 4},
-                              {"sales", "", 1, 16}, {"sales", "", 1, 32}};
+  const std::vector<Row> want{{"sales", "en", 2, 9},
+                              {"support", "en", 1, 2},
+                              {"sales", "fr", 1, 4},
+                              {"sales", "", 1, 16},
+                              {"sales", "", 1, 32}};
   for (std::size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(out[i].time_ms, T0);
     EXPECT_EQ(h.text(out[i], "metadata.queue"), want[i].queue) << i;
@@ -211,7 +220,8 @@ TEST(AggregateWindow, GroupByTwoFieldsEmitsOneEventPerGroupInOrderOfAppearance) 
 
 TEST(AggregateWindow, GroupKeysCompareByTextAndKeepTheFirstValue) {
   auto h = make("window: 60s\ngroup_by: [skill]\nmetrics:\n  n: count\n");
-  h.push({h.event(T0 + 1).set("skill", 7), h.event(T0 + 2).set("skill", "7"), h.event(T0 + 3).set("skill", Value(7.0))});
+  h.push(
+      {h.event(T0 + 1).set("skill", 7), h.event(T0 + 2).set("skill", "7"), h.event(T0 + 3).set("skill", Value(7.0))});
   h.watermark(T0 + kMin);
   auto out = h.take();
   ASSERT_EQ(out.size(), 1u);
@@ -256,7 +266,8 @@ TEST(AggregateWindow, MaxGroupsDropsEventsOfNewGroupsWithOneWarning) {
     if (line.find("groups_overflow") != std::string::npos && line.find("max_groups=2") != std::string::npos) ++warnings;
   EXPECT_EQ(warnings, 1) << "the warning is rate-limited (once a minute of clock time)";
   h.advance(61'000);
-  h.push({h.event(T0 + 2 * kMin).set("q", "x"), h.event(T0 + 2 * kMin).set("q", "y"), h.event(T0 + 2 * kMin).set("q", "z")});
+  h.push({h.event(T0 + 2 * kMin).set("q", "x"), h.event(T0 + 2 * kMin).set("q", "y"),
+          h.event(T0 + 2 * kMin).set("q", "z")});
   warnings = 0;
   for (const auto& line : h.logs())
     if (line.find("groups_overflow") != std::string::npos) ++warnings;
@@ -426,7 +437,8 @@ TEST(AggregateWindow, CountDistinctSwitchesToHyperLogLogWithinThreePercent) {
     std::vector<Event> events;
     for (int i = start; i < start + 10'000; ++i) {
       events.push_back(h.event(T0 + i % 3'600'000).set("q", "sales").set("interactionId", "c-" + std::to_string(i)));
-      if (i % 4 == 0) events.push_back(h.event(T0 + 7).set("q", "sales").set("interactionId", "c-" + std::to_string(i)));
+      if (i % 4 == 0)
+        events.push_back(h.event(T0 + 7).set("q", "sales").set("interactionId", "c-" + std::to_string(i)));
     }
     // A small group in the same window stays exact.
     events.push_back(h.event(T0 + 1).set("q", "vip").set("interactionId", "v-" + std::to_string(start % 30'000)));
@@ -460,9 +472,11 @@ TEST(AggregateWindow, PercentileSketchIsWithinOnePercentOfExactNearestRank) {
     const auto rank = static_cast<std::size_t>(std::ceil(q / 100.0 * static_cast<double>(values.size()) - 1e-9));
     return values[rank - 1];
   };
-  for (auto [name, q] : std::vector<std::pair<std::string, double>>{{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99_9", 99.9}}) {
+  for (auto [name, q] :
+       std::vector<std::pair<std::string, double>>{{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99_9", 99.9}}) {
     const double got = *h.number(out[0], name);
-    EXPECT_LE(std::fabs(got - exact(q)) / exact(q), 0.01 * (1 + 1e-9)) << name << " exact " << exact(q) << " got " << got;
+    EXPECT_LE(std::fabs(got - exact(q)) / exact(q), 0.01 * (1 + 1e-9))
+        << name << " exact " << exact(q) << " got " << got;
   }
   EXPECT_EQ(h.number(out[0], "hi"), values.back()) << "max stays exact";
 }
@@ -489,7 +503,8 @@ TEST(AggregateWindowConfig, WindowAndMetricsAreRequired) {
 }
 
 TEST(AggregateWindowConfig, MetricsMustBeANonEmptyMapOfStrings) {
-  EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics: [count]\n")).find("expected a map of metric name"), std::string::npos);
+  EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics: [count]\n")).find("expected a map of metric name"),
+            std::string::npos);
   EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics: {}\n")).find("at least one metric"), std::string::npos);
   const std::string nested = all_messages(errors_for("window: 60s\nmetrics:\n  n: {fn: count}\n"));
   EXPECT_NE(nested.find("metrics.n: expected an expression"), std::string::npos) << nested;
@@ -538,7 +553,8 @@ TEST(AggregateWindowConfig, PercentileMustBeAboveZeroAndAtMostHundred) {
   for (const char* p : {"p0", "p101", "p100.5", "p0.0"}) {
     const auto errors = errors_for(std::string("window: 60s\nmetrics:\n  slow: ") + p + "(w)\n");
     ASSERT_EQ(errors.size(), 1u) << p;
-    EXPECT_NE(errors[0].message.find("metrics.slow: percentile '" + std::string(p) + "' is out of range"), std::string::npos)
+    EXPECT_NE(errors[0].message.find("metrics.slow: percentile '" + std::string(p) + "' is out of range"),
+              std::string::npos)
         << errors[0].message;
     EXPECT_EQ(errors[0].pos.line, 3);
     EXPECT_EQ(errors[0].pos.column, 9);
@@ -549,32 +565,40 @@ TEST(AggregateWindowConfig, PercentileMustBeAboveZeroAndAtMostHundred) {
 TEST(AggregateWindowConfig, BadConditionNamesTheMetric) {
   const auto errors = errors_for("window: 60s\nmetrics:\n  sl: ratio(metrics.waitTime <=)\n");
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].message.find("metrics.sl: in condition 'metrics.waitTime <='"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].message.find("metrics.sl: in condition 'metrics.waitTime <='"), std::string::npos)
+      << errors[0].message;
   EXPECT_EQ(errors[0].pos.line, 3);
   const auto where = errors_for("window: 60s\nmetrics:\n  aht: avg(h) where state === ended\n");
   ASSERT_EQ(where.size(), 1u);
-  EXPECT_NE(where[0].message.find("metrics.aht: in condition 'state === ended'"), std::string::npos) << where[0].message;
+  EXPECT_NE(where[0].message.find("metrics.aht: in condition 'state === ended'"), std::string::npos)
+      << where[0].message;
 }
 
 TEST(AggregateWindowConfig, MetricNamesMustNotCollideWithOutputFields) {
-  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [q]\nmetrics:\n  q: count\n")).find("metrics.q: the name is already an output field"),
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [q]\nmetrics:\n  q: count\n"))
+                .find("metrics.q: the name is already an output field"),
             std::string::npos);
   EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics:\n  window_start: count\n")).find("metrics.window_start"),
             std::string::npos);
-  EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics:\n  n: count\n  n: sum(x)\n")).find("duplicate"), std::string::npos);
-  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [q, q]\nmetrics:\n  n: count\n")).find("group_by: field 'q' is listed twice"),
+  EXPECT_NE(all_messages(errors_for("window: 60s\nmetrics:\n  n: count\n  n: sum(x)\n")).find("duplicate"),
             std::string::npos);
-  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [window_end]\nmetrics:\n  n: count\n")).find("group_by: 'window_end' is an output field"),
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [q, q]\nmetrics:\n  n: count\n"))
+                .find("group_by: field 'q' is listed twice"),
             std::string::npos);
-  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: ['']\nmetrics:\n  n: count\n")).find("group_by: a field name is empty"),
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: [window_end]\nmetrics:\n  n: count\n"))
+                .find("group_by: 'window_end' is an output field"),
             std::string::npos);
-  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: queue\nmetrics:\n  n: count\n")).find("expected a list of strings"),
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: ['']\nmetrics:\n  n: count\n"))
+                .find("group_by: a field name is empty"),
+            std::string::npos);
+  EXPECT_NE(all_messages(errors_for("window: 60s\ngroup_by: queue\nmetrics:\n  n: count\n"))
+                .find("expected a list of strings"),
             std::string::npos);
 }
 
 TEST(AggregateWindowConfig, RangesOfTheLimitsAreChecked) {
-  for (const char* bad : {"max_groups: 0", "distinct_hll_precision: 30", "percentile_relative_error: 0", "max_open_windows: 0",
-                          "allowed_lateness: -5s"}) {
+  for (const char* bad : {"max_groups: 0", "distinct_hll_precision: 30", "percentile_relative_error: 0",
+                          "max_open_windows: 0", "allowed_lateness: -5s"}) {
     const auto errors = errors_for(std::string("window: 60s\nmetrics: {n: count}\n") + bad + "\n");
     ASSERT_EQ(errors.size(), 1u) << bad;
     const std::string key = std::string(bad).substr(0, std::string(bad).find(':'));

@@ -33,7 +33,7 @@ constexpr PercentileE4 kP50 = 500000, kP90 = 900000, kP99 = 990000, kP999 = 9990
 }  // namespace
 
 TEST(NearestRank, IsExactForDecimalPercentiles) {
-  EXPECT_EQ(nearest_rank(kP90, 10), 9u);     // 0.9 * 10 is exactly 9, not 9.000001 -> 10
+  EXPECT_EQ(nearest_rank(kP90, 10), 9u);  // 0.9 * 10 is exactly 9, not 9.000001 -> 10
   EXPECT_EQ(nearest_rank(kP50, 10), 5u);
   EXPECT_EQ(nearest_rank(kP50, 11), 6u);
   EXPECT_EQ(nearest_rank(kP999, 1000), 999u);  // 99.9 is not representable as a double
@@ -68,7 +68,8 @@ TEST(Quantiles, SketchStaysWithinRelativeErrorOfExactNearestRank) {
   for (PercentileE4 pct : {10000L, 250000L, kP50, kP90, kP99, kP999, kP100}) {
     const double exact = exact_percentile(values, pct);
     const double got = q.percentile(pct, p);
-    EXPECT_LE(std::fabs(got - exact) / exact, 0.01 * (1 + 1e-9)) << "p" << pct / 10000.0 << " exact " << exact << " got " << got;
+    EXPECT_LE(std::fabs(got - exact) / exact, 0.01 * (1 + 1e-9))
+        << "p" << pct / 10000.0 << " exact " << exact << " got " << got;
   }
 }
 
@@ -86,8 +87,10 @@ TEST(Quantiles, ZerosAndNegativeValuesKeepTheirOrder) {
   for (PercentileE4 pct : {10000L, 200000L, 400000L, kP50, kP90, kP99}) {
     const double exact = exact_percentile(values, pct);
     const double got = q.percentile(pct, p);
-    if (exact == 0) EXPECT_EQ(got, 0.0);
-    else EXPECT_LE(std::fabs(got - exact) / std::fabs(exact), 0.01 * (1 + 1e-9)) << pct;
+    if (exact == 0)
+      EXPECT_EQ(got, 0.0);
+    else
+      EXPECT_LE(std::fabs(got - exact) / std::fabs(exact), 0.01 * (1 + 1e-9)) << pct;
   }
 }
 
@@ -132,7 +135,8 @@ TEST(Distinct, HyperLogLogErrorAcrossTheRange) {
       if (i % 3 == 0) d.add(hash_bytes("agent-" + std::to_string(i)), p);  // repeats change nothing
     }
     const double est = static_cast<double>(d.estimate(p));
-    EXPECT_LT(std::fabs(est - static_cast<double>(n)) / static_cast<double>(n), 0.03) << "n=" << n << " estimate=" << est;
+    EXPECT_LT(std::fabs(est - static_cast<double>(n)) / static_cast<double>(n), 0.03)
+        << "n=" << n << " estimate=" << est;
   }
 }
 

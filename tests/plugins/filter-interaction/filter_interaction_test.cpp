@@ -39,7 +39,7 @@ std::vector<Event> mixed(Harness& h) {
   v.push_back(make(h, 3, "agent", "available"));
   v.push_back(make(h, 4, "interaction", "abandoned", "support", 300));
   v.push_back(make(h, 5, "queue", nullptr));
-  v.push_back(make(h, 6, nullptr, "ended"));  // no eventType
+  v.push_back(make(h, 6, nullptr, "ended"));        // no eventType
   v.push_back(make(h, 7, "interaction", nullptr));  // no state
   v.push_back(make(h, 8, "interaction", "ended", "vip", 50));
   return v;
@@ -198,8 +198,9 @@ TEST(FilterInteraction, ExampleConfiguresAndKeysAreDescribed) {
 }  // namespace
 
 TEST(FilterInteraction, PromisesItsTypeAndStateListsForPushdownUnlessInverted) {
-  auto h = Harness::load("filter-interaction", "event_types: [interaction]\nstates: [ended, abandoned]\nwhere: metrics.waitTime <= 20\n",
-                         kFields);
+  auto h =
+      Harness::load("filter-interaction",
+                    "event_types: [interaction]\nstates: [ended, abandoned]\nwhere: metrics.waitTime <= 20\n", kFields);
   ASSERT_EQ(h.promises().size(), 2u);  // the where clause is not promised
   EXPECT_EQ(h.promises()[0].path, "eventType");
   EXPECT_EQ(h.promises()[0].values, (std::vector<std::string>{"interaction"}));

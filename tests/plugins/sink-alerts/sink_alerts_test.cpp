@@ -139,7 +139,8 @@ TEST(SinkAlerts, CriticalDefaultsToOnePointFiveTimesWarning) {
 }
 
 TEST(SinkAlerts, CriticalFactorZeroMeansWarningOnly) {
-  auto h = Harness::load("sink-alerts", "rules: [{metric: avg_handle_time, above: {warning: 240, critical_factor: 0}}]\n");
+  auto h =
+      Harness::load("sink-alerts", "rules: [{metric: avg_handle_time, above: {warning: 240, critical_factor: 0}}]\n");
   h.start();
   Reader r(h);
   EXPECT_EQ(feed(h, r, 0, {1000}), Strings{"firing warning metadata.queue=sales"});
@@ -217,7 +218,8 @@ TEST(SinkAlerts, RepeatWhileFiringOnEventTime) {
   EXPECT_EQ(feed(h, r, 6, {400}), Strings{"escalated critical metadata.queue=sales"});
   EXPECT_EQ(feed(h, r, 7, {400, 400, 400, 400}), Strings{}) << "the escalation restarted the interval";
   EXPECT_EQ(feed(h, r, 11, {400}), Strings{"repeat critical metadata.queue=sales"});
-  EXPECT_TRUE(contains(notes(h).back().message, "still firing since 2026-01-01T00:00:00.000Z")) << notes(h).back().message;
+  EXPECT_TRUE(contains(notes(h).back().message, "still firing since 2026-01-01T00:00:00.000Z"))
+      << notes(h).back().message;
   // The fake clock never moved: repeats follow window times only.
   h.clock().advance(3'600'000);
   EXPECT_EQ(feed(h, r, 12, {400}), Strings{});
@@ -357,8 +359,8 @@ TEST(SinkAlerts, LogCanBeSwitchedOff) {
 
 bool exec_sql(const std::filesystem::path& db, const std::string& sql) {
   sqlite3* c = nullptr;
-  const bool ok = sqlite3_open(db.c_str(), &c) == SQLITE_OK &&
-                  sqlite3_exec(c, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+  const bool ok =
+      sqlite3_open(db.c_str(), &c) == SQLITE_OK && sqlite3_exec(c, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
   sqlite3_close(c);
   return ok;
 }
@@ -372,11 +374,13 @@ TEST(SinkAlerts, StoreWritesTheSeedsAlertsTable) {
   h.push({aht(h, 1, "sales", 400)});
   h.push({aht(h, 2, "sales", 100)});
   EXPECT_EQ(h.counter("rows_written"), 3u);
-  const auto rows = sqlite_query(
-      db, "SELECT timestamp, metric, value, threshold, severity, rule, group_key, state, window_start FROM alerts ORDER BY id");
+  const auto rows = sqlite_query(db,
+                                 "SELECT timestamp, metric, value, threshold, severity, rule, group_key, state, "
+                                 "window_start FROM alerts ORDER BY id");
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"2026-01-01T00:01:00.000Z", "avg_handle_time", "250.0", "240.0", "warning",
-                                              "aht", "metadata.queue=sales", "firing", "2026-01-01T00:00:00.000Z"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"2026-01-01T00:01:00.000Z", "avg_handle_time", "250.0", "240.0", "warning", "aht",
+                                      "metadata.queue=sales", "firing", "2026-01-01T00:00:00.000Z"}));
   EXPECT_EQ(rows[1][4], "critical");
   EXPECT_EQ(rows[1][7], "escalated");
   EXPECT_EQ(rows[2][7], "resolved");
@@ -457,7 +461,8 @@ TEST(SinkAlerts, ExistingTableWithoutAlertColumnsIsAnError) {
   } catch (const std::exception& e) {
     error = e.what();
   }
-  EXPECT_TRUE(contains(error, "the existing table 'alerts' lacks the alert columns timestamp, metric, value, threshold, severity"))
+  EXPECT_TRUE(contains(
+      error, "the existing table 'alerts' lacks the alert columns timestamp, metric, value, threshold, severity"))
       << error;
 }
 
@@ -498,7 +503,8 @@ bool logged(const Harness& h, const std::string& part) {
 TEST(SinkAlerts, StoreLockedLongerThanBusyTimeoutIsRetriedNotFatal) {
   TempDir dir;
   const auto db = dir / "a.db";
-  auto h = load("", "sqlite: {path: " + db.string() + ", busy_timeout: 200ms, lock_retries: 5, lock_retry_backoff: 500ms}\n");
+  auto h = load(
+      "", "sqlite: {path: " + db.string() + ", busy_timeout: 200ms, lock_retries: 5, lock_retry_backoff: 500ms}\n");
   h.start();
   LockHolder lock(db);
   ASSERT_TRUE(lock.locked());
@@ -510,7 +516,8 @@ TEST(SinkAlerts, StoreLockedLongerThanBusyTimeoutIsRetriedNotFatal) {
   EXPECT_NO_THROW(h.push({aht(h, 0, "sales", 250)}));
   release.join();
   EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM alerts"), "1");
-  EXPECT_TRUE(logged(h, "is locked by another connection (waited busy_timeout 200ms to commit 1 alert rows): retry 1/5"));
+  EXPECT_TRUE(
+      logged(h, "is locked by another connection (waited busy_timeout 200ms to commit 1 alert rows): retry 1/5"));
   EXPECT_TRUE(logged(h, "committed the alerts to '" + db.string() + "' after "));
   EXPECT_EQ(h.counter("rows_written"), 1u);
 }
@@ -545,7 +552,8 @@ TEST(SinkAlerts, StoreTableNamesAreCheckedAtTheirKeys) {
 TEST(SinkAlerts, StoreLockedPastItsRetriesFailsAndKeepsTheQueuedAlerts) {
   TempDir dir;
   const auto db = dir / "a.db";
-  auto h = load("", "sqlite: {path: " + db.string() + ", busy_timeout: 50ms, lock_retries: 1, lock_retry_backoff: 10ms}\n");
+  auto h =
+      load("", "sqlite: {path: " + db.string() + ", busy_timeout: 50ms, lock_retries: 1, lock_retry_backoff: 10ms}\n");
   h.start();
   LockHolder lock(db);
   ASSERT_TRUE(lock.locked());
@@ -699,7 +707,9 @@ TEST(SinkAlertsConfig, BadWebhookUrl) {
 }
 
 TEST(SinkAlertsConfig, BadTemplate) {
-  const auto e = errors_text("rules: [{metric: x, above: {warning: 1}}]\nwebhooks: [{url: 'http://h/', template: '{\"t\": \"{{mesage}}\"}'}]\n");
+  const auto e = errors_text(
+      "rules: [{metric: x, above: {warning: 1}}]\nwebhooks: [{url: 'http://h/', template: '{\"t\": "
+      "\"{{mesage}}\"}'}]\n");
   EXPECT_TRUE(contains(e, "webhooks[0].template: unknown placeholder {{mesage}}")) << e;
 }
 

@@ -119,8 +119,9 @@ TEST(SinkAlertsWebhook, ReceiverUpGetsTheExactSequence) {
 
 TEST(SinkAlertsWebhook, SlackStyleTemplate) {
   HttpReceiver rx;
-  auto h = load("{url: '" + rx.url() +
-                "', template: '{\"text\": \"{{message}}\", \"queue\": \"{{group.metadata.queue}}\", \"v\": {{value}}}'}");
+  auto h =
+      load("{url: '" + rx.url() +
+           "', template: '{\"text\": \"{{message}}\", \"queue\": \"{{group.metadata.queue}}\", \"v\": {{value}}}'}");
   h.start();
   h.push({aht(h, 0, 250, "sa\"les")});
   ASSERT_TRUE(wait_for([&] { return rx.delivered().size() == 1; }, 20s));

@@ -35,7 +35,8 @@ std::string summary_of(const std::string& log, const std::string& prefix) {
 }
 
 std::string sink(const std::string& name, const fs::path& db, const std::string& table, const std::string& extra = "") {
-  return "  " + name + ":\n    plugin: sink-sqlite\n    inputs: [nums]\n    path: " + db.string() + "\n    table: " + table +
+  return "  " + name + ":\n    plugin: sink-sqlite\n    inputs: [nums]\n    path: " + db.string() +
+         "\n    table: " + table +
          "\n    columns: {t: $event_time, seq: {field: seq, type: integer}, grp: {field: group, type: text}}\n" + extra;
 }
 
@@ -44,12 +45,13 @@ std::string sink(const std::string& name, const fs::path& db, const std::string&
 TEST(SinkSqliteRun, SeveralSinksShareOneDatabaseFile) {
   TempDir d;
   const auto db = d / "shared.db";
-  const auto y = d.write("p.yaml", "runtime: {threads: 2}\n"
-                                   "sources:\n  nums: {plugin: test-source, count: 20000, batch: 50, groups: 7}\n"
-                                   "sinks:\n" +
-                                       sink("upserts", db, "by_seq", "    key: [seq]\n    max_batch_rows: 300\n") +
-                                       sink("inserts", db, "all_rows") + sink("again", db, "by_group_seq",
-                                                                                "    key: [grp, seq]\n    synchronous: full\n"));
+  const auto y = d.write("p.yaml",
+                         "runtime: {threads: 2}\n"
+                         "sources:\n  nums: {plugin: test-source, count: 20000, batch: 50, groups: 7}\n"
+                         "sinks:\n" +
+                             sink("upserts", db, "by_seq", "    key: [seq]\n    max_batch_rows: 300\n") +
+                             sink("inserts", db, "all_rows") +
+                             sink("again", db, "by_group_seq", "    key: [grp, seq]\n    synchronous: full\n"));
   auto v = run_cxflow("validate", y);
   ASSERT_EQ(v.exit_code, 0) << v.err;
   EXPECT_FALSE(fs::exists(db)) << "validate must not create the database";
@@ -84,16 +86,20 @@ TEST(SinkSqliteRun, LockedDatabaseFailsThePipelineWithANonZeroExit) {
     // The table exists already, so start-up needs no write lock.
     sqlite3* c = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &c), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE t (t, seq INTEGER, grp TEXT)", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(c, "PRAGMA journal_mode=WAL; CREATE TABLE t (t, seq INTEGER, grp TEXT)", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
     sqlite3_close(c);
   }
   sqlite3* holder = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &holder), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
 
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 100, batch: 10}\n"
-                                   "sinks:\n" +
-                                       sink("out", db, "t", "    busy_timeout: 20ms\n    lock_retries: 2\n    lock_retry_backoff: 10ms\n"));
+  const auto y =
+      d.write("p.yaml",
+              "sources:\n  nums: {plugin: test-source, count: 100, batch: 10}\n"
+              "sinks:\n" +
+                  sink("out", db, "t", "    busy_timeout: 20ms\n    lock_retries: 2\n    lock_retry_backoff: 10ms\n"));
   auto r = run_cxflow("run", y);
   sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(holder);
@@ -108,7 +114,8 @@ TEST(SinkSqliteRun, LockedDatabaseFailsThePipelineWithANonZeroExit) {
 TEST(SinkSqliteRun, StartErrorNamesThePath) {
   TempDir d;
   const auto db = d / "missing-folder" / "a.db";
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 10}\nsinks:\n" + sink("out", db, "t"));
+  const auto y =
+      d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 10}\nsinks:\n" + sink("out", db, "t"));
   auto r = run_cxflow("run", y);
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.err, "cannot open SQLite database '" + db.string() + "'")) << r.err;
@@ -118,11 +125,14 @@ TEST(SinkSqliteRun, KillDashNineLeavesWholeCommitsAndAnIntactDatabase) {
   TempDir d;
   const auto db = d / "crash.db";
   // Every source batch (10 rows) arrives with a watermark, so every commit holds whole batches.
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
-                                   "sinks:\n" +
-                                       sink("out", db, "t", "    key: [seq]\n    commit_interval: 1h\n    max_batch_rows: 100000\n"));
-  Child child({cxflow_bin(), "run", y.string(), "--no-status", "--plugin-dir", plugin_dir(), "--plugin-dir", kTestPlugins},
-              d.path());
+  const auto y =
+      d.write("p.yaml",
+              "sources:\n  nums: {plugin: test-source, forever: true, batch: 10, pace: 1ms}\n"
+              "sinks:\n" +
+                  sink("out", db, "t", "    key: [seq]\n    commit_interval: 1h\n    max_batch_rows: 100000\n"));
+  Child child(
+      {cxflow_bin(), "run", y.string(), "--no-status", "--plugin-dir", plugin_dir(), "--plugin-dir", kTestPlugins},
+      d.path());
   ASSERT_TRUE(wait_for(
       [&] {
         try {
@@ -146,9 +156,10 @@ TEST(SinkSqliteRun, KillDashNineLeavesWholeCommitsAndAnIntactDatabase) {
 
 TEST(SinkSqliteRun, UriPathIsRefusedByValidateAtThePathKeyUnlessAsked) {
   TempDir d;
-  const std::string pipeline = "sources:\n  nums: {plugin: test-source, count: 10}\n"
-                               "sinks:\n  out:\n    plugin: sink-sqlite\n    inputs: [nums]\n"
-                               "    path: 'file:x.db?mode=memory'\n    table: t\n    columns: {seq: seq}\n";
+  const std::string pipeline =
+      "sources:\n  nums: {plugin: test-source, count: 10}\n"
+      "sinks:\n  out:\n    plugin: sink-sqlite\n    inputs: [nums]\n"
+      "    path: 'file:x.db?mode=memory'\n    table: t\n    columns: {seq: seq}\n";
   const auto y = d.write("p.yaml", pipeline);
   auto v = run_cxflow("validate", y);
   EXPECT_NE(v.exit_code, 0) << v.err;
@@ -178,8 +189,10 @@ TEST(SinkSqliteRun, DiskFullFailsThePipelineAndKeepsEarlierCommits) {
     ~Unmount() { (void)std::system(("umount " + dir).c_str()); }
   } unmount{mnt.string()};
   const auto db = mnt / "full.db";
-  const auto y = d.write("p.yaml", "sources:\n  nums: {plugin: test-source, count: 200000, batch: 100}\n"
-                                   "sinks:\n" + sink("out", db, "t"));
+  const auto y = d.write("p.yaml",
+                         "sources:\n  nums: {plugin: test-source, count: 200000, batch: 100}\n"
+                         "sinks:\n" +
+                             sink("out", db, "t"));
   auto r = run_cxflow("run", y);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(contains(r.err, "database or disk is full")) << r.err;

@@ -116,7 +116,8 @@ TEST(SinkSqlite, CreatesTableAndCommitsRowsOnWatermark) {
   EXPECT_EQ(h.counter("rows_written"), 3u);
   EXPECT_EQ(h.counter("commits"), 1u);
   EXPECT_EQ(h.counter("write_errors"), 0u);
-  const Rows rows = sqlite_query(db, "SELECT window_end, queue, contacts, avg_wait_time FROM queue_snapshots ORDER BY queue");
+  const Rows rows =
+      sqlite_query(db, "SELECT window_end, queue, contacts, avg_wait_time FROM queue_snapshots ORDER BY queue");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"2026-01-01T00:01:00.000Z", "billing", "3", "90.25"}));
   EXPECT_EQ(rows[1], (std::vector<std::string>{"2026-01-01T00:01:00.000Z", "sales", "12", "30.5"}));
@@ -136,7 +137,8 @@ TEST(SinkSqlite, UpsertOnKeyKeepsOneRowWithTheLatestValues) {
     h.push({snapshot(h, kT0 + kMinute, "sales", 13, 31.0)});
     h.watermark(kT0 + kMinute + 1);
     EXPECT_EQ(count(db), "2");
-    EXPECT_EQ(sqlite_scalar(db, "SELECT contacts || '/' || avg_wait_time FROM queue_snapshots WHERE queue = 'sales'"), "13/31.0");
+    EXPECT_EQ(sqlite_scalar(db, "SELECT contacts || '/' || avg_wait_time FROM queue_snapshots WHERE queue = 'sales'"),
+              "13/31.0");
     h.stop();
   }
   {
@@ -149,7 +151,9 @@ TEST(SinkSqlite, UpsertOnKeyKeepsOneRowWithTheLatestValues) {
     h.stop();
   }
   EXPECT_EQ(count(db), "3");
-  EXPECT_EQ(sqlite_scalar(db, "SELECT contacts FROM queue_snapshots WHERE queue = 'sales' AND window_end LIKE '%00:01:00%'"), "14");
+  EXPECT_EQ(
+      sqlite_scalar(db, "SELECT contacts FROM queue_snapshots WHERE queue = 'sales' AND window_end LIKE '%00:01:00%'"),
+      "14");
   EXPECT_EQ(sqlite_scalar(db, "SELECT contacts FROM queue_snapshots WHERE queue = 'support'"), "8");
   expect_integrity(db);
 }
@@ -157,7 +161,8 @@ TEST(SinkSqlite, UpsertOnKeyKeepsOneRowWithTheLatestValues) {
 TEST(SinkSqlite, WithoutKeyEveryRowIsInserted) {
   TempDir d;
   const auto db = d / "a.db";
-  auto h = Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: raw\ncolumns: {t: $event_time_ms, q: metadata.queue}\n");
+  auto h = Harness::load("sink-sqlite",
+                         "path: " + db.string() + "\ntable: raw\ncolumns: {t: $event_time_ms, q: metadata.queue}\n");
   h.start();
   h.push({h.event(kT0).set("metadata.queue", "sales"), h.event(kT0).set("metadata.queue", "sales")});
   h.end_of_stream();
@@ -237,7 +242,7 @@ TEST(SinkSqlite, TypeMappingConversionsAndNulls) {
   auto h = Harness::load("sink-sqlite", "path: " + db.string() +
                                             "\ntable: types\n"
                                             "columns:\n"
-                                            "  a: f.a\n"                                   // any: by the value's type
+                                            "  a: f.a\n"  // any: by the value's type
                                             "  i: {field: f.i, type: integer}\n"
                                             "  r: {field: f.r, type: real}\n"
                                             "  t: {field: f.t, type: text}\n"
@@ -246,17 +251,23 @@ TEST(SinkSqlite, TypeMappingConversionsAndNulls) {
                                             "  iso: $event_time\n");
   h.start();
   auto row = [&](Value a, Value i, Value r, Value t) {
-    return h.event(kT0 + 1500).set("f.a", std::move(a)).set("f.i", std::move(i)).set("f.r", std::move(r)).set("f.t", std::move(t)).build();
+    return h.event(kT0 + 1500)
+        .set("f.a", std::move(a))
+        .set("f.i", std::move(i))
+        .set("f.r", std::move(r))
+        .set("f.t", std::move(t))
+        .build();
   };
-  h.push({row(Value(std::int64_t{5}), Value(2.6), Value(std::int64_t{5}), Value(std::int64_t{7})),       // 1
+  h.push({row(Value(std::int64_t{5}), Value(2.6), Value(std::int64_t{5}), Value(std::int64_t{7})),         // 1
           row(Value(2.5), Value(std::string("42")), Value(std::string("1.25")), Value(true)),              // 2
           row(Value(std::string("x")), Value(std::string("abc")), Value(std::string("n/a")), Value(2.5)),  // 3
           row(Value(true), Value(), Value(), Value(std::string("s"))),                                     // 4
           h.event(kT0).set("f.d", Value(std::string("9"))).build()});                                      // 5
   h.end_of_stream();
-  const Rows rows = sqlite_query(db, "SELECT typeof(a)||':'||ifnull(a,''), typeof(i)||':'||ifnull(i,''), "
-                                     "typeof(r)||':'||ifnull(r,''), typeof(t)||':'||ifnull(t,''), "
-                                     "typeof(d)||':'||d, ms, iso FROM types ORDER BY rowid");
+  const Rows rows = sqlite_query(db,
+                                 "SELECT typeof(a)||':'||ifnull(a,''), typeof(i)||':'||ifnull(i,''), "
+                                 "typeof(r)||':'||ifnull(r,''), typeof(t)||':'||ifnull(t,''), "
+                                 "typeof(d)||':'||d, ms, iso FROM types ORDER BY rowid");
   ASSERT_EQ(rows.size(), 5u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"integer:5", "integer:3", "real:5.0", "text:7", "integer:-1",
                                                std::to_string(kT0 + 1500), "2026-01-01T00:00:01.500Z"}));
@@ -294,9 +305,10 @@ TEST(SinkSqlite, RowWithoutAKeyValueIsSkippedAndCounted) {
 TEST(SinkSqlite, KeyColumnDefaultKeepsRowsWithoutTheField) {
   TempDir d;
   const auto db = d / "a.db";
-  auto h = Harness::load("sink-sqlite", "path: " + db.string() +
-                                            "\ntable: t\ncolumns: {w: $event_time, q: {field: metadata.queue, default: ''}, n: n}\n"
-                                            "key: [w, q]\n");
+  auto h = Harness::load("sink-sqlite",
+                         "path: " + db.string() +
+                             "\ntable: t\ncolumns: {w: $event_time, q: {field: metadata.queue, default: ''}, n: n}\n"
+                             "key: [w, q]\n");
   h.start();
   h.push({h.event(kT0).set("n", 1).build()});
   h.watermark(kT0);
@@ -314,9 +326,11 @@ TEST(SinkSqlite, RowsRejectedByTheTableAreCountedAndTheRestCommitted) {
     Connection c(db);
     ASSERT_EQ(c.exec("CREATE TABLE t (q TEXT, n INTEGER CHECK (n >= 0))"), SQLITE_OK);
   }
-  auto h = Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: t\ncolumns: {q: metadata.queue, n: {field: n, type: integer}}\n");
+  auto h = Harness::load("sink-sqlite", "path: " + db.string() +
+                                            "\ntable: t\ncolumns: {q: metadata.queue, n: {field: n, type: integer}}\n");
   h.start();
-  h.push({h.event(kT0).set("metadata.queue", "a").set("n", 1).build(), h.event(kT0).set("metadata.queue", "b").set("n", -1).build(),
+  h.push({h.event(kT0).set("metadata.queue", "a").set("n", 1).build(),
+          h.event(kT0).set("metadata.queue", "b").set("n", -1).build(),
           h.event(kT0).set("metadata.queue", "c").set("n", 2).build()});
   h.watermark(kT0);
   EXPECT_EQ(sqlite_query(db, "SELECT q FROM t ORDER BY q"), (Rows{{"a"}, {"c"}}));
@@ -345,7 +359,8 @@ TEST(SinkSqlite, ExistingTableWithOtherColumnsIsAClearError) {
   EXPECT_TRUE(contains(err, "Expected columns: window_end, queue TEXT, contacts INTEGER, avg_wait_time REAL")) << err;
   EXPECT_TRUE(contains(err, "Found columns: window_end TEXT, queue INTEGER, calls INTEGER")) << err;
   EXPECT_TRUE(contains(err, "Pick another table name, or migrate the table")) << err;
-  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM pragma_table_info('queue_snapshots')"), "3") << "the table is left alone";
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM pragma_table_info('queue_snapshots')"), "3")
+      << "the table is left alone";
 }
 
 TEST(SinkSqlite, ExistingTableWithARequiredExtraColumnIsAnError) {
@@ -371,9 +386,14 @@ TEST(SinkSqlite, ExistingTableWithoutAUniqueIndexAndCreateFalseIsAnError) {
   }
   auto h = Harness::load("sink-sqlite", snapshot_config(db, "create: false\n"));
   const std::string err = start_error(h);
-  EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "' has no UNIQUE index or PRIMARY KEY on exactly (window_end, queue)")) << err;
-  EXPECT_TRUE(contains(err, "CREATE UNIQUE INDEX \"queue_snapshots_key\" ON \"queue_snapshots\" (\"window_end\", \"queue\")")) << err;
-  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM pragma_index_list('queue_snapshots')"), "1") << "create: false adds no index";
+  EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() +
+                                "' has no UNIQUE index or PRIMARY KEY on exactly (window_end, queue)"))
+      << err;
+  EXPECT_TRUE(
+      contains(err, "CREATE UNIQUE INDEX \"queue_snapshots_key\" ON \"queue_snapshots\" (\"window_end\", \"queue\")"))
+      << err;
+  EXPECT_EQ(sqlite_scalar(db, "SELECT count(*) FROM pragma_index_list('queue_snapshots')"), "1")
+      << "create: false adds no index";
 }
 
 // The seed tutorial's own service makes metric_snapshots without a unique index on timestamp.
@@ -404,7 +424,8 @@ TEST(SinkSqlite, SeedTutorialTableWithoutAUniqueTimestampIsMigrated) {
   auto h = Harness::load("sink-sqlite", seed_config(db));
   h.start();
   EXPECT_TRUE(logged(h, "migrated table 'metric_snapshots'")) << all_logs(h);
-  EXPECT_TRUE(logged(h, "CREATE UNIQUE INDEX \"metric_snapshots_key\" ON \"metric_snapshots\" (\"timestamp\")")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "CREATE UNIQUE INDEX \"metric_snapshots_key\" ON \"metric_snapshots\" (\"timestamp\")"))
+      << all_logs(h);
   h.push({snapshot(h, kT0, "sales", 1, 1.0)});
   h.watermark(kT0);
   h.push({snapshot(h, kT0, "sales", 7, 1.0)});  // the same window again: an upsert, not a second row
@@ -483,7 +504,8 @@ TEST(SinkSqlite, MissingTableWithCreateFalseIsAnError) {
   const auto db = d / "a.db";
   auto h = Harness::load("sink-sqlite", snapshot_config(db, "create: false\n"));
   const std::string err = start_error(h);
-  EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "' does not exist and 'create' is false")) << err;
+  EXPECT_TRUE(contains(err, "table 'queue_snapshots' in '" + db.string() + "' does not exist and 'create' is false"))
+      << err;
 }
 
 // ---- Unusable paths -----------------------------------------------------------------------------
@@ -586,7 +608,8 @@ TEST(SinkSqlite, DatabaseFileDeletedMidRunIsRecreatedWithTheTableAndReported) {
   fs::remove(db);  // an operator's rm, leaving -wal and -shm behind
   h.push({snapshot(h, kT0 + kMinute, "sales", 2, 1.0), snapshot(h, kT0 + kMinute, "support", 3, 1.0)});
   h.watermark(kT0 + kMinute);
-  EXPECT_TRUE(logged(h, "the database file '" + db.string() + "' was deleted while sink-sqlite had it open")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "the database file '" + db.string() + "' was deleted while sink-sqlite had it open"))
+      << all_logs(h);
   EXPECT_TRUE(logged(h, "recreated '" + db.string() + "' with table 'queue_snapshots'")) << all_logs(h);
   ASSERT_TRUE(fs::exists(db));
   EXPECT_EQ(sqlite_query(db, "SELECT queue, contacts FROM queue_snapshots ORDER BY queue"),
@@ -673,7 +696,8 @@ TEST(SinkSqlite, UnwritableLocationIsAClearErrorEvenForRoot) {
 TEST(SinkSqlite, LockedDatabaseIsRetriedWithBackoffThenFails) {
   TempDir d;
   const auto db = d / "a.db";
-  auto h = Harness::load("sink-sqlite", snapshot_config(db, "busy_timeout: 20ms\nlock_retries: 2\nlock_retry_backoff: 100ms\n"));
+  auto h = Harness::load("sink-sqlite",
+                         snapshot_config(db, "busy_timeout: 20ms\nlock_retries: 2\nlock_retry_backoff: 100ms\n"));
   h.start();
   Connection other(db);
   ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK) << other.error();  // holds the write lock
@@ -715,7 +739,8 @@ TEST(SinkSqlite, LockedDatabaseIsRetriedWithBackoffThenFails) {
 TEST(SinkSqlite, LockedDatabaseSucceedsOnceTheLockIsReleased) {
   TempDir d;
   const auto db = d / "a.db";
-  auto h = Harness::load("sink-sqlite", snapshot_config(db, "busy_timeout: 20ms\nlock_retries: 3\nlock_retry_backoff: 100ms\n"));
+  auto h = Harness::load("sink-sqlite",
+                         snapshot_config(db, "busy_timeout: 20ms\nlock_retries: 3\nlock_retry_backoff: 100ms\n"));
   h.start();
   Connection other(db);
   ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK) << other.error();
@@ -728,12 +753,15 @@ TEST(SinkSqlite, LockedDatabaseSucceedsOnceTheLockIsReleased) {
   EXPECT_EQ(count(db), "2");
   EXPECT_EQ(h.counter("rows_written"), 2u);
   EXPECT_EQ(h.counter("commit_retries"), 1u);
-  EXPECT_TRUE(logged(h, "committed 2 rows to table 'queue_snapshots' in '" + db.string() + "' after 1 retry")) << all_logs(h);
+  EXPECT_TRUE(logged(h, "committed 2 rows to table 'queue_snapshots' in '" + db.string() + "' after 1 retry"))
+      << all_logs(h);
   // The retry count starts again for the next commit.
   ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
   h.push({snapshot(h, kT0 + kMinute, "sales", 1, 1.0)});
   h.watermark(kT0 + kMinute);
-  EXPECT_EQ(std::count_if(h.logs().begin(), h.logs().end(), [](const std::string& l) { return contains(l, "retry 1/3"); }), 2);
+  EXPECT_EQ(
+      std::count_if(h.logs().begin(), h.logs().end(), [](const std::string& l) { return contains(l, "retry 1/3"); }),
+      2);
   ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
   h.end_of_stream();
   EXPECT_EQ(count(db), "3");
@@ -744,7 +772,8 @@ TEST(SinkSqlite, LockedDatabaseSucceedsOnceTheLockIsReleased) {
 TEST(SinkSqlite, LockedDatabaseAtEndOfStreamFailsAfterBlockingRetries) {
   TempDir d;
   const auto db = d / "a.db";
-  auto h = Harness::load("sink-sqlite", snapshot_config(db, "busy_timeout: 10ms\nlock_retries: 2\nlock_retry_backoff: 1ms\n"));
+  auto h = Harness::load("sink-sqlite",
+                         snapshot_config(db, "busy_timeout: 10ms\nlock_retries: 2\nlock_retry_backoff: 1ms\n"));
   h.start();
   Connection other(db);
   ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
@@ -762,8 +791,9 @@ TEST(SinkSqlite, LockedDatabaseAtEndOfStreamFailsAfterBlockingRetries) {
 TEST(SinkSqlite, MaxBatchRowsWaitsForALockedDatabaseInsteadOfGrowing) {
   TempDir d;
   const auto db = d / "a.db";
-  auto h = Harness::load("sink-sqlite",
-                         snapshot_config(db, "busy_timeout: 10ms\nlock_retries: 1\nlock_retry_backoff: 1ms\nmax_batch_rows: 2\n"));
+  auto h = Harness::load(
+      "sink-sqlite",
+      snapshot_config(db, "busy_timeout: 10ms\nlock_retries: 1\nlock_retry_backoff: 1ms\nmax_batch_rows: 2\n"));
   h.start();
   Connection other(db);
   ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
@@ -784,9 +814,10 @@ TEST(SinkSqlite, SeveralComponentsWriteOneFileConcurrently) {
   constexpr int kComponents = 3, kWindows = 60, kQueues = 20;
   std::vector<Harness> sinks;
   for (int c = 0; c < kComponents; ++c) {
-    sinks.push_back(Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: t" + std::to_string(c) +
-                                                     "\ncolumns: {w: $event_time, q: metadata.queue, n: contacts}\nkey: [w, q]\n"
-                                                     "max_batch_rows: 7\n"));
+    sinks.push_back(
+        Harness::load("sink-sqlite", "path: " + db.string() + "\ntable: t" + std::to_string(c) +
+                                         "\ncolumns: {w: $event_time, q: metadata.queue, n: contacts}\nkey: [w, q]\n"
+                                         "max_batch_rows: 7\n"));
   }
   std::vector<std::thread> threads;
   std::vector<std::string> errors(kComponents);
@@ -798,7 +829,8 @@ TEST(SinkSqlite, SeveralComponentsWriteOneFileConcurrently) {
         for (int w = 0; w < kWindows; ++w) {
           std::vector<Event> batch;
           for (int q = 0; q < kQueues; ++q)
-            batch.push_back(h.event(kT0 + w * kMinute).set("metadata.queue", ("q" + std::to_string(q)).c_str()).set("contacts", w));
+            batch.push_back(
+                h.event(kT0 + w * kMinute).set("metadata.queue", ("q" + std::to_string(q)).c_str()).set("contacts", w));
           h.push(std::move(batch));
           h.watermark(kT0 + w * kMinute);
         }
@@ -823,7 +855,8 @@ TEST(SinkSqlite, SeveralComponentsWriteOneFileConcurrently) {
 TEST(SinkSqliteConfig, BadTableName) {
   const auto e = config_error("path: a.db\ntable: queue-snapshots\ncolumns: {a: b}\n");
   EXPECT_TRUE(contains(e, "'table': 'queue-snapshots' is not a valid table name")) << e;
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: sqlite_x\ncolumns: {a: b}\n"), "'table': names starting with 'sqlite_' are reserved"));
+  EXPECT_TRUE(contains(config_error("path: a.db\ntable: sqlite_x\ncolumns: {a: b}\n"),
+                       "'table': names starting with 'sqlite_' are reserved"));
 }
 
 TEST(SinkSqliteConfig, BadColumnName) {
@@ -837,20 +870,27 @@ TEST(SinkSqliteConfig, DuplicateColumnIgnoringCase) {
 }
 
 TEST(SinkSqliteConfig, KeyColumnNotInColumns) {
-  const auto e = config_error("path: a.db\ntable: t\ncolumns: {window_end: $event_time, queue: metadata.queue}\nkey: [window_end, queeu]\n");
-  EXPECT_TRUE(contains(e, "'key': 'queeu' is not one of the configured columns [window_end, queue]; did you mean 'queue'?")) << e;
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {a: b}\nkey: [a, A]\n"), "'key': column 'A' is listed twice"));
+  const auto e = config_error(
+      "path: a.db\ntable: t\ncolumns: {window_end: $event_time, queue: metadata.queue}\nkey: [window_end, queeu]\n");
+  EXPECT_TRUE(
+      contains(e, "'key': 'queeu' is not one of the configured columns [window_end, queue]; did you mean 'queue'?"))
+      << e;
+  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {a: b}\nkey: [a, A]\n"),
+                       "'key': column 'A' is listed twice"));
 }
 
 TEST(SinkSqliteConfig, UnknownColumnType) {
   const auto e = config_error("path: a.db\ntable: t\ncolumns:\n  n: {field: contacts, type: integr}\n");
-  EXPECT_TRUE(contains(e, "<test>:4:30: 'columns.n.type': 'integr' is not one of [text, integer, real, any]; did you mean 'integer'?")) << e;
+  EXPECT_TRUE(contains(
+      e, "<test>:4:30: 'columns.n.type': 'integr' is not one of [text, integer, real, any]; did you mean 'integer'?"))
+      << e;
 }
 
 TEST(SinkSqliteConfig, UnknownColumnKey) {
   const auto e = config_error("path: a.db\ntable: t\ncolumns:\n  n: {feild: contacts}\n");
   EXPECT_TRUE(contains(e, "'columns.n.feild': unknown key; did you mean 'field'?")) << e;
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns:\n  n: {type: integer}\n"), "'columns.n': missing required key 'field'"));
+  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns:\n  n: {type: integer}\n"),
+                       "'columns.n': missing required key 'field'"));
 }
 
 TEST(SinkSqliteConfig, DefaultThatDoesNotFitTheType) {
@@ -859,19 +899,24 @@ TEST(SinkSqliteConfig, DefaultThatDoesNotFitTheType) {
 }
 
 TEST(SinkSqliteConfig, SpecialFields) {
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {w: $event_tme}\n"), "'columns.w': unknown special field '$event_tme'"));
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {w: {field: $event_time, type: integer}}\n"),
-                       "'columns.w': $event_time is ISO 8601 text and cannot be stored as integer; use $event_time_ms"));
+  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {w: $event_tme}\n"),
+                       "'columns.w': unknown special field '$event_tme'"));
+  EXPECT_TRUE(
+      contains(config_error("path: a.db\ntable: t\ncolumns: {w: {field: $event_time, type: integer}}\n"),
+               "'columns.w': $event_time is ISO 8601 text and cannot be stored as integer; use $event_time_ms"));
 }
 
 TEST(SinkSqliteConfig, ColumnsMustBeAMap) {
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: [a, b]\n"), "'columns': expected a map of column: field"));
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {}\n"), "'columns': at least one column is required"));
+  EXPECT_TRUE(
+      contains(config_error("path: a.db\ntable: t\ncolumns: [a, b]\n"), "'columns': expected a map of column: field"));
+  EXPECT_TRUE(
+      contains(config_error("path: a.db\ntable: t\ncolumns: {}\n"), "'columns': at least one column is required"));
   EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\n"), "missing required key 'columns'"));
 }
 
 TEST(SinkSqliteConfig, BadEnumAndRanges) {
-  EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {a: b}\nsynchronous: fulll\n"), "did you mean 'full'?"));
+  EXPECT_TRUE(
+      contains(config_error("path: a.db\ntable: t\ncolumns: {a: b}\nsynchronous: fulll\n"), "did you mean 'full'?"));
   EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {a: b}\nmax_batch_rows: 0\n"), "'max_batch_rows'"));
   EXPECT_TRUE(contains(config_error("path: a.db\ntable: t\ncolumns: {a: b}\nlock_retries: -1\n"), "'lock_retries'"));
 }

@@ -50,8 +50,9 @@ struct Reply {
 };
 
 // One HTTPS request to the fake (verifying its certificate); `target` is a path or an absolute URL.
-Reply call(const FakeRtd& f, http::verb method, std::string target, const std::vector<std::pair<std::string, std::string>>& headers = {},
-           const std::string& body = "", std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+Reply call(const FakeRtd& f, http::verb method, std::string target,
+           const std::vector<std::pair<std::string, std::string>>& headers = {}, const std::string& body = "",
+           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   if (target.rfind(f.base_url(), 0) == 0) target = target.substr(f.base_url().size());
   asio::io_context io;
   ssl::context ctx(ssl::context::tls_client);
@@ -71,8 +72,8 @@ Reply call(const FakeRtd& f, http::verb method, std::string target, const std::v
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        co_await beast::get_lowest_layer(s).async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.port()),
-                                                          asio::use_awaitable);
+        co_await beast::get_lowest_layer(s).async_connect(
+            asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.port()), asio::use_awaitable);
         co_await s.async_handshake(ssl::stream_base::client, asio::use_awaitable);
         co_await http::async_write(s, req, asio::use_awaitable);
         co_await http::async_read(s, buf, res, asio::use_awaitable);
@@ -102,8 +103,8 @@ json jwt_claims(const std::string& jwt) {
   for (char& c : p) c = c == '-' ? '+' : c == '_' ? '/' : c;
   while (p.size() % 4) p += '=';
   std::string out(p.size(), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(p.data()),
-                                static_cast<int>(p.size()));
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(p.data()), static_cast<int>(p.size()));
   out.resize(static_cast<std::size_t>(n));
   while (!out.empty() && out.back() == '\0') out.pop_back();
   return json::parse(out);
@@ -117,8 +118,10 @@ std::string token(const FakeRtd& f) {
 
 Reply api(const FakeRtd& f, const std::string& tok, const std::string& path_and_query,
           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const std::string target = path_and_query.rfind("https://", 0) == 0 ? path_and_query : "/inContactAPI/services/v30.0/" + path_and_query;
-  return call(f, http::verb::get, target, {{"Authorization", "Bearer " + tok}, {"Accept", "application/json"}}, "", timeout);
+  const std::string target =
+      path_and_query.rfind("https://", 0) == 0 ? path_and_query : "/inContactAPI/services/v30.0/" + path_and_query;
+  return call(f, http::verb::get, target, {{"Authorization", "Bearer " + tok}, {"Accept", "application/json"}}, "",
+              timeout);
 }
 
 // Follows _links.next from `first`; returns every page's JSON.
@@ -160,7 +163,8 @@ TEST(FakeRtd, DiscoveryTokenAndTenantConfiguration) {
   EXPECT_EQ(claims["icClusterId"], "C32");
   EXPECT_TRUE(claims["exp"].is_number_integer());
 
-  const Reply conf = call(f, http::verb::get, "/.well-known/cxone-configuration?tenantId=" + claims["tenantId"].get<std::string>());
+  const Reply conf =
+      call(f, http::verb::get, "/.well-known/cxone-configuration?tenantId=" + claims["tenantId"].get<std::string>());
   ASSERT_EQ(conf.status, 200);
   EXPECT_EQ(conf.j()["api_endpoint"], f.base_url());
   EXPECT_EQ(conf.j()["auth_endpoint"], f.base_url());
@@ -172,8 +176,9 @@ TEST(FakeRtd, DiscoveryTokenAndTenantConfiguration) {
 TEST(FakeRtd, TokenEndpointClientAuthGrantsAndRefresh) {
   FakeRtd f(manual_options());
   // client credentials in the body
-  const Reply post = post_form(f, "grant_type=password&username=test-access-key&password=test-access-secret"
-                                  "&client_id=test-client&client_secret=test-secret");
+  const Reply post = post_form(f,
+                               "grant_type=password&username=test-access-key&password=test-access-secret"
+                               "&client_id=test-client&client_secret=test-secret");
   ASSERT_EQ(post.status, 200) << post.body;
   // wrong client secret, wrong access key, unknown grant
   const Reply bad_client = post_form(f, "grant_type=password&username=test-access-key&password=test-access-secret",
@@ -192,8 +197,9 @@ TEST(FakeRtd, TokenEndpointClientAuthGrantsAndRefresh) {
   EXPECT_EQ(api(f, ref.j()["access_token"], "agents/states").status, 200);
   EXPECT_EQ(post_form(f, "grant_type=refresh_token&refresh_token=" + rt, kBasic).status, 400);
   // the access-key JSON endpoint
-  const Reply ak = call(f, http::verb::post, "/authentication/v1/token/access-key", {{"Content-Type", "application/json"}},
-                        R"({"accessKeyId":"test-access-key","accessKeySecret":"test-access-secret"})");
+  const Reply ak =
+      call(f, http::verb::post, "/authentication/v1/token/access-key", {{"Content-Type", "application/json"}},
+           R"({"accessKeyId":"test-access-key","accessKeySecret":"test-access-secret"})");
   ASSERT_EQ(ak.status, 200) << ak.body;
   EXPECT_EQ(api(f, ak.j()["access_token"], "skills/activity").status, 200);
   EXPECT_EQ(call(f, http::verb::post, "/authentication/v1/token/access-key", {{"Content-Type", "application/json"}},
@@ -212,11 +218,13 @@ TEST(FakeRtd, ClientAuthOptionRestrictsTheMethod) {
   auto o = manual_options();
   o.client_auth = "basic";
   FakeRtd f(o);
-  EXPECT_EQ(post_form(f, "grant_type=password&username=test-access-key&password=test-access-secret"
-                         "&client_id=test-client&client_secret=test-secret")
+  EXPECT_EQ(post_form(f,
+                      "grant_type=password&username=test-access-key&password=test-access-secret"
+                      "&client_id=test-client&client_secret=test-secret")
                 .status,
             401);
-  EXPECT_EQ(post_form(f, "grant_type=password&username=test-access-key&password=test-access-secret", kBasic).status, 200);
+  EXPECT_EQ(post_form(f, "grant_type=password&username=test-access-key&password=test-access-secret", kBasic).status,
+            200);
 }
 
 TEST(FakeRtd, ApiNeedsABearerTokenAndAcceptJson) {
@@ -226,7 +234,8 @@ TEST(FakeRtd, ApiNeedsABearerTokenAndAcceptJson) {
   const Reply none = call(f, http::verb::get, url, {{"Accept", "application/json"}});
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.j()["error"], "invalid_token");
-  EXPECT_EQ(call(f, http::verb::get, url, {{"Accept", "application/json"}, {"Authorization", "Bearer forged"}}).status, 401);
+  EXPECT_EQ(call(f, http::verb::get, url, {{"Accept", "application/json"}, {"Authorization", "Bearer forged"}}).status,
+            401);
   const Reply no_accept = call(f, http::verb::get, url, {{"Authorization", "Bearer " + tok}});
   EXPECT_EQ(no_accept.status, 406);
   EXPECT_NE(no_accept.body.find("No known way to render data"), std::string::npos);
@@ -237,9 +246,9 @@ TEST(FakeRtd, ApiNeedsABearerTokenAndAcceptJson) {
   EXPECT_EQ(j["agentStates"].size(), 10u);
   EXPECT_EQ(j["lastPollTime"], cxflow::format_iso8601_ms(f.options().start_time_ms));
   EXPECT_TRUE(j["_links"]["next"].is_null());
-  for (const char* k : {"agentId", "userName", "firstName", "lastName", "teamId", "teamName", "agentStateId", "agentStateName",
-                        "outStateId", "outStateDescription", "isACW", "skillId", "skillName", "contactId", "startDate",
-                        "lastUpdateTime"})
+  for (const char* k : {"agentId", "userName", "firstName", "lastName", "teamId", "teamName", "agentStateId",
+                        "agentStateName", "outStateId", "outStateDescription", "isACW", "skillId", "skillName",
+                        "contactId", "startDate", "lastUpdateTime"})
     EXPECT_TRUE(j["agentStates"][0].contains(k)) << k;
   EXPECT_EQ(api(f, tok, "agents/states?updatedSince=yesterday").status, 400);
   const RtdTruth t = f.truth();
@@ -290,7 +299,9 @@ TEST(FakeRtd, UpdatedSinceReturnsRowsChangedAtOrAfterAndNotModifiedOtherwise) {
   for (const char* path : {"agents/states", "contacts/active", "skills/activity"}) {
     const json all = api(f, tok, path).j();
     const Reply delta = api(f, tok, std::string(path) + "?updatedSince=" + poll);
-    const char* array = std::string(path) == "agents/states" ? "agentStates" : std::string(path) == "contacts/active" ? "activeContacts" : "skillActivity";
+    const char* array = std::string(path) == "agents/states"     ? "agentStates"
+                        : std::string(path) == "contacts/active" ? "activeContacts"
+                                                                 : "skillActivity";
     std::set<std::string> expected;
     for (const auto& row : all[array])
       if (ms(row["lastUpdateTime"]) >= ms(json(poll))) expected.insert(row.dump());
@@ -344,7 +355,8 @@ TEST(FakeRtd, LegacyLayoutWrapsInResultSetWithPascalCaseKeys) {
   EXPECT_TRUE(rs.contains("LastPollTime"));
   EXPECT_TRUE(rs.contains("totalRecords"));
   ASSERT_FALSE(rs["activeContacts"].empty());
-  for (const char* k : {"ContactId", "AgentId", "SkillId", "StateName", "ContactStartDate", "AgentStartDate", "LastUpdateTime"})
+  for (const char* k :
+       {"ContactId", "AgentId", "SkillId", "StateName", "ContactStartDate", "AgentStartDate", "LastUpdateTime"})
     EXPECT_TRUE(rs["activeContacts"][0].contains(k)) << k;
   EXPECT_FALSE(rs["activeContacts"][0].contains("contactId"));
   EXPECT_TRUE(rs["_links"]["next"].is_string());

@@ -15,10 +15,12 @@ namespace {
 class SteadyClock final : public Clock {
  public:
   std::int64_t wall_ms() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
   std::int64_t steady_ms() const noexcept override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 };
 const SteadyClock g_clock;
@@ -91,7 +93,8 @@ bool LiveContext::run_until(const std::function<bool()>& pred, std::chrono::mill
     const std::int64_t now = g_clock.steady_ms();
     std::int64_t next_due = now + 10;
     for (;;) {
-      auto it = std::min_element(timers_.begin(), timers_.end(), [](const Timer& a, const Timer& b) { return a.due < b.due; });
+      auto it = std::min_element(timers_.begin(), timers_.end(),
+                                 [](const Timer& a, const Timer& b) { return a.due < b.due; });
       if (it == timers_.end()) break;
       if (it->due > now) {
         next_due = std::min(next_due, it->due);
@@ -104,7 +107,8 @@ bool LiveContext::run_until(const std::function<bool()>& pred, std::chrono::mill
     if (pred()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return pred();
     std::unique_lock<std::mutex> lock(m_);
-    cv_.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(1, next_due - now)), [&] { return !posted_.empty(); });
+    cv_.wait_for(lock, std::chrono::milliseconds(std::max<std::int64_t>(1, next_due - now)),
+                 [&] { return !posted_.empty(); });
   }
 }
 
@@ -159,7 +163,8 @@ void LiveContext::log(LogLevel level, std::string_view message) {
 const Clock& LiveContext::clock() const noexcept { return g_clock; }
 
 void LiveContext::cancel_timer(TimerId id) {
-  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [&](const Timer& t) { return t.id == id; }), timers_.end());
+  timers_.erase(std::remove_if(timers_.begin(), timers_.end(), [&](const Timer& t) { return t.id == id; }),
+                timers_.end());
 }
 
 void LiveContext::fail(std::string_view message) {
@@ -188,8 +193,10 @@ void LiveContext::post_raw(std::function<void()> fn) {
 
 void LiveContext::when_ready_raw(std::function<void()> fn) {
   std::lock_guard<std::mutex> lock(m_);
-  if (!backpressure_) posted_.push_back(std::move(fn));
-  else waiters_.push_back(std::move(fn));
+  if (!backpressure_)
+    posted_.push_back(std::move(fn));
+  else
+    waiters_.push_back(std::move(fn));
 }
 
 }  // namespace cxflow::test

@@ -24,10 +24,10 @@ std::string iso(std::int64_t ms) { return cxflow::format_iso8601_ms(ms); }
 
 struct Fixture {
   explicit Fixture(EndDetection mode = EndDetection::automatic, std::vector<RtdStream> streams = {}) {
-    for (const char* f : {"eventType", "timestamp", "interactionId", "agentId", "metadata.queue", "metadata.skill",
-                          "metadata.team", "metrics.state", "metrics.reason", "metrics.waitTime", "metrics.handleTime",
-                          "metrics.queueLength", "metrics.agentsAvailable", "metrics.longestWait", "metrics.serviceLevel",
-                          "custom.value"})
+    for (const char* f :
+         {"eventType", "timestamp", "interactionId", "agentId", "metadata.queue", "metadata.skill", "metadata.team",
+          "metrics.state", "metrics.reason", "metrics.waitTime", "metrics.handleTime", "metrics.queueLength",
+          "metrics.agentsAvailable", "metrics.longestWait", "metrics.serviceLevel", "custom.value"})
       table.intern(f);
     table.freeze();
     cfg.protocol = cxflow::cxone::Protocol::rtd;
@@ -45,7 +45,8 @@ struct Fixture {
   }
   bool has(const Event& e, const char* f) const { return e.get(*table.find(f)) != nullptr; }
   // One read of stream `i` with `rows`.
-  std::vector<Event> read(std::size_t i, bool full, const std::vector<Json>& rows, std::int64_t t, bool complete = true) {
+  std::vector<Event> read(std::size_t i, bool full, const std::vector<Json>& rows, std::int64_t t,
+                          bool complete = true) {
     std::vector<Event> out;
     norm->begin_read(i, full);
     for (const auto& r : rows) norm->row(i, r, t, out);
@@ -61,24 +62,31 @@ constexpr std::size_t kAgents = 0, kContacts = 1, kSkills = 2;
 
 Json contact(std::int64_t id, const char* state, std::int64_t start, std::optional<std::int64_t> agent_start,
              std::int64_t updated, const char* category = "Active") {
-  Json j = {{"contactId", id},          {"masterContactId", id},     {"skillId", 11},
-            {"skillName", "Sales"},     {"stateName", state},        {"contactStateCategory", category},
-            {"contactStartDate", iso(start)}, {"lastUpdateTime", iso(updated)}, {"mediaTypeName", "Call"}};
+  Json j = {{"contactId", id},
+            {"masterContactId", id},
+            {"skillId", 11},
+            {"skillName", "Sales"},
+            {"stateName", state},
+            {"contactStateCategory", category},
+            {"contactStartDate", iso(start)},
+            {"lastUpdateTime", iso(updated)},
+            {"mediaTypeName", "Call"}};
   j["agentStartDate"] = agent_start ? Json(iso(*agent_start)) : Json(nullptr);
   j["agentId"] = agent_start ? Json(4001) : Json(nullptr);
   return j;
 }
 
 Json agent(std::int64_t id, const char* state, std::int64_t updated, const char* reason = "", bool acw = false) {
-  return {{"agentId", id},         {"userName", "a" + std::to_string(id)}, {"teamName", "Team A"},
-          {"agentStateName", state}, {"outStateDescription", reason},      {"isACW", acw},
-          {"skillName", "Sales"},  {"lastUpdateTime", iso(updated)}};
+  return {{"agentId", id},           {"userName", "a" + std::to_string(id)}, {"teamName", "Team A"},
+          {"agentStateName", state}, {"outStateDescription", reason},        {"isACW", acw},
+          {"skillName", "Sales"},    {"lastUpdateTime", iso(updated)}};
 }
 
 }  // namespace
 
 TEST(RtdParse, CurrentLayout) {
-  const std::string body = R"({"totalRecords": 3, "_links": {"self": "https://h/a?skip=0", "next": "https://h/a?skip=2&top=2",
+  const std::string body =
+      R"({"totalRecords": 3, "_links": {"self": "https://h/a?skip=0", "next": "https://h/a?skip=2&top=2",
     "previous": null}, "lastPollTime": "2026-01-05T08:00:05.250Z", "businessUnitId": 4600001,
     "activeContacts": [{"contactId": 1}, {"contactId": 2}]})";
   std::string err;
@@ -91,7 +99,8 @@ TEST(RtdParse, CurrentLayout) {
 }
 
 TEST(RtdParse, LegacyResultSetWithPascalCase) {
-  const std::string body = R"({"resultSet": {"TotalRecords": 1, "_Links": {"Next": null}, "LastPollTime": "2026-01-05T08:00:01.000Z",
+  const std::string body =
+      R"({"resultSet": {"TotalRecords": 1, "_Links": {"Next": null}, "LastPollTime": "2026-01-05T08:00:01.000Z",
     "ActiveContacts": [{"ContactId": 7, "StateName": "Active", "ContactStartDate": "2026-01-05T07:59:00.000Z",
     "AgentStartDate": "2026-01-05T07:59:30.000Z", "LastUpdateTime": "2026-01-05T07:59:30.000Z", "SkillName": "Support"}]}})";
   std::string err;
@@ -170,8 +179,9 @@ TEST(RtdNormalize, AnsweredContactEndsOnceWithWaitAndHandleTime) {
 TEST(RtdNormalize, AbandonedByAbsenceFromAFullRead) {
   Fixture f;
   EXPECT_TRUE(f.norm->contacts_need_full_reads());
-  auto ev = f.read(kContacts, true, {contact(2, "InQueue", T0, std::nullopt, T0), contact(3, "InQueue", T0, std::nullopt, T0)},
-                   T0 + 5'000);
+  auto ev =
+      f.read(kContacts, true,
+             {contact(2, "InQueue", T0, std::nullopt, T0), contact(3, "InQueue", T0, std::nullopt, T0)}, T0 + 5'000);
   EXPECT_EQ(ev.size(), 2u);
   // Contact 2 vanished (no end state is ever reported): suspected at this read, confirmed by the
   // next, abandoned at the first read's lastPollTime.
@@ -192,8 +202,8 @@ TEST(RtdNormalize, IncompleteOrDeltaReadsNeverEndContactsByAbsence) {
   f.read(kContacts, true, {contact(4, "Active", T0, T0 + 1000, T0 + 1000)}, T0 + 2'000);
   EXPECT_TRUE(f.read(kContacts, true, {}, T0 + 4'000, /*complete=*/false).empty());  // paging was unstable
   EXPECT_TRUE(f.read(kContacts, false, {}, T0 + 6'000).empty());                     // a delta read
-  EXPECT_TRUE(f.read(kContacts, true, {}, T0 + 8'000).empty());  // suspected
-  const auto ev = f.read(kContacts, true, {}, T0 + 9'000);        // confirmed
+  EXPECT_TRUE(f.read(kContacts, true, {}, T0 + 8'000).empty());                      // suspected
+  const auto ev = f.read(kContacts, true, {}, T0 + 9'000);                           // confirmed
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(f.text(ev[0], "metrics.state"), "ended");
   EXPECT_EQ(ev[0].time_ms, T0 + 8'000);
@@ -216,7 +226,8 @@ TEST(RtdNormalize, AutoSwitchesToEndStatesOnceSeen) {
   Fixture f;
   f.read(kContacts, true, {contact(5, "InQueue", T0, std::nullopt, T0)}, T0 + 1'000);
   EXPECT_TRUE(f.norm->contacts_need_full_reads());
-  const auto ev = f.read(kContacts, true, {contact(5, "EndContact", T0, std::nullopt, T0 + 3'000, "Ended")}, T0 + 4'000);
+  const auto ev =
+      f.read(kContacts, true, {contact(5, "EndContact", T0, std::nullopt, T0 + 3'000, "Ended")}, T0 + 4'000);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(f.text(ev[0], "metrics.state"), "abandoned");
   EXPECT_DOUBLE_EQ(f.num(ev[0], "metrics.waitTime"), 3.0);
@@ -225,8 +236,9 @@ TEST(RtdNormalize, AutoSwitchesToEndStatesOnceSeen) {
 
 TEST(RtdNormalize, AbsenceModeIgnoresEndStatesAndEndsAtTheRead) {
   Fixture f(EndDetection::absence);
-  EXPECT_TRUE(f.read(kContacts, true, {contact(6, "EndContact", T0, T0 + 2'000, T0 + 9'000, "Ended"),
-                                       contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)},
+  EXPECT_TRUE(f.read(kContacts, true,
+                     {contact(6, "EndContact", T0, T0 + 2'000, T0 + 9'000, "Ended"),
+                      contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)},
                      T0 + 9'500)
                   .size() == 2u);  // first sightings: state events, no end yet
   EXPECT_TRUE(f.read(kContacts, true, {contact(7, "Active", T0, T0 + 2'000, T0 + 2'000)}, T0 + 12'000).empty());
@@ -256,10 +268,11 @@ TEST(RtdNormalize, DedupeByKeyAndLastUpdateTimeAcrossPagesAndResyncs) {
 
 TEST(RtdNormalize, AgentEventsOnStateChangesOnly) {
   Fixture f;
-  auto ev = f.read(kAgents, true, {agent(4001, "Available", T0), agent(4002, "Unavailable", T0, "Lunch"),
-                                   agent(4003, "InboundContact", T0), agent(4004, "InboundContact", T0, "", true),
-                                   agent(4005, "LoggedOut", T0)},
-                   T0 + 1'000);
+  auto ev =
+      f.read(kAgents, true,
+             {agent(4001, "Available", T0), agent(4002, "Unavailable", T0, "Lunch"), agent(4003, "InboundContact", T0),
+              agent(4004, "InboundContact", T0, "", true), agent(4005, "LoggedOut", T0)},
+             T0 + 1'000);
   ASSERT_EQ(ev.size(), 5u);
   EXPECT_EQ(f.text(ev[0], "eventType"), "agent");
   EXPECT_EQ(f.text(ev[0], "agentId"), "4001");
@@ -280,9 +293,15 @@ TEST(RtdNormalize, AgentEventsOnStateChangesOnly) {
 
 TEST(RtdNormalize, SkillRowsBecomeQueueEvents) {
   Fixture f;
-  Json s = {{"skillId", 11},        {"skillName", "Sales"},        {"queueCount", 4},
-            {"agentsAvailable", 2}, {"serviceLevel", 87.5},        {"inSLA", 1},
-            {"outSLA", 1},          {"earliestQueueTime", iso(T0)}, {"serverTime", iso(T0 + 42'000)},
+  Json s = {{"skillId", 11},
+            {"skillName", "Sales"},
+            {"queueCount", 4},
+            {"agentsAvailable", 2},
+            {"serviceLevel", 87.5},
+            {"inSLA", 1},
+            {"outSLA", 1},
+            {"earliestQueueTime", iso(T0)},
+            {"serverTime", iso(T0 + 42'000)},
             {"lastUpdateTime", iso(T0 + 41'000)}};
   auto ev = f.read(kSkills, true, {s}, T0 + 43'000);
   ASSERT_EQ(ev.size(), 1u);
@@ -336,7 +355,8 @@ TEST(RtdNormalize, RawStreamsKeepTheRowsOwnKeys) {
   raw.array = "parkedContacts";
   raw.key = "contactId";
   Fixture f(EndDetection::automatic, {raw});
-  const Json row = {{"contactId", 1}, {"eventType", "parked"}, {"custom", {{"value", 3}}}, {"lastUpdateTime", iso(T0 + 5)}};
+  const Json row = {
+      {"contactId", 1}, {"eventType", "parked"}, {"custom", {{"value", 3}}}, {"lastUpdateTime", iso(T0 + 5)}};
   auto ev = f.read(0, true, {row}, T0 + 10);
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(f.text(ev[0], "eventType"), "parked");

@@ -62,8 +62,10 @@ std::unique_ptr<LiveContext> make(const std::string& yaml, std::string* error = 
                         "metrics.longestWait", "metrics.agentsAvailable"})
     ctx->field(f);
   const std::string err = ctx->configure("source-cxone", yaml);
-  if (error != nullptr) *error = err;
-  else EXPECT_EQ(err, "");
+  if (error != nullptr)
+    *error = err;
+  else
+    EXPECT_EQ(err, "");
   return ctx;
 }
 
@@ -93,25 +95,25 @@ std::map<std::string, std::vector<End>> ends(const LiveContext& ctx) {
 // Runs until the model drained (every contact ended) and the source reported every end.
 void run_to_drain(LiveContext& ctx, const FakeRtd& fake, std::uint64_t contacts) {
   ctx.start();
-  const bool done = ctx.run_until(
-      [&] {
-        return fake.truth().ended.size() >= contacts && ends(ctx).size() >= contacts;
-      },
-      std::chrono::seconds(40));
+  const bool done = ctx.run_until([&] { return fake.truth().ended.size() >= contacts && ends(ctx).size() >= contacts; },
+                                  std::chrono::seconds(40));
   ctx.stop();
   std::string counters;
-  for (const char* c : {"rtd_polls", "rtd_full_reads", "rtd_pages", "rtd_rows", "rtd_not_modified", "rtd_unstable_reads",
-                        "rtd_polls_delayed", "rtd_ends_by_state", "rtd_ends_by_absence", "rtd_tracked_keys", "http_retries"})
+  for (const char* c :
+       {"rtd_polls", "rtd_full_reads", "rtd_pages", "rtd_rows", "rtd_not_modified", "rtd_unstable_reads",
+        "rtd_polls_delayed", "rtd_ends_by_state", "rtd_ends_by_absence", "rtd_tracked_keys", "http_retries"})
     counters += std::string(" ") + c + "=" + std::to_string(ctx.count(c));
   ASSERT_TRUE(done) << "truth ended " << fake.truth().ended.size() << ", source ends " << ends(ctx).size()
-                    << "; failure: " << ctx.failure << ";" << counters << "; truth active " << fake.truth().contacts_active;
+                    << "; failure: " << ctx.failure << ";" << counters << "; truth active "
+                    << fake.truth().contacts_active;
 }
 
 // Exactly one end per contact of the truth, with its kind; times exact (end state) or within
 // `tolerance_ms` of the truth (end by absence). With end detection by absence a contact whose whole
 // life fits between two reads is never seen: contacts shorter than `min_life_ms` may be missing.
 // Returns how many ends match the truth exactly.
-std::size_t expect_ends_match(const LiveContext& ctx, const RtdTruth& t, std::int64_t tolerance_ms, std::int64_t min_life_ms = 0) {
+std::size_t expect_ends_match(const LiveContext& ctx, const RtdTruth& t, std::int64_t tolerance_ms,
+                              std::int64_t min_life_ms = 0) {
   const auto got = ends(ctx);
   std::set<std::string> truth_ids;
   for (const auto& c : t.ended) truth_ids.insert(std::to_string(c.contact_id));
@@ -127,7 +129,8 @@ std::size_t expect_ends_match(const LiveContext& ctx, const RtdTruth& t, std::in
       std::string seen;
       for (const auto& e : ctx.output)
         if (ctx.text(e, "interactionId") == std::to_string(c.contact_id))
-          seen += " " + ctx.text(e, "eventType") + ":" + ctx.text(e, "metrics.state") + "@" + cxflow::format_iso8601_ms(e.time_ms);
+          seen += " " + ctx.text(e, "eventType") + ":" + ctx.text(e, "metrics.state") + "@" +
+                  cxflow::format_iso8601_ms(e.time_ms);
       ADD_FAILURE() << "contact " << c.contact_id << " has no end event; truth: start "
                     << cxflow::format_iso8601_ms(c.contact_start_ms) << " end " << cxflow::format_iso8601_ms(c.end_ms)
                     << (c.abandoned ? " abandoned" : " answered") << "; events:" << seen;
@@ -173,7 +176,8 @@ TEST(SourceCxoneRtd, DiscoveryPasswordGrantPollingAndExactlyOneEndPerContact) {
   // Agent events: every change of the truth that happened while polling is one event, in order.
   std::map<std::string, std::vector<std::string>> agent_states;
   for (const auto& e : ctx->output)
-    if (ctx->text(e, "eventType") == "agent") agent_states[ctx->text(e, "agentId")].push_back(ctx->text(e, "metrics.state"));
+    if (ctx->text(e, "eventType") == "agent")
+      agent_states[ctx->text(e, "agentId")].push_back(ctx->text(e, "metrics.state"));
   EXPECT_EQ(agent_states.size(), static_cast<std::size_t>(o.agents));
   std::size_t queue_events = 0;
   for (const auto& e : ctx->output)
@@ -303,9 +307,10 @@ TEST(SourceCxoneRtd, FatalErrorsFailWithTheReason) {
 
 TEST(SourceCxoneRtd, ConfigErrorsNameTheKey) {
   std::string err;
-  make("protocol: rtd\naccess_key_id: a\naccess_key_secret: b\nclient_id: c\nclient_secret: d\n"
-       "streams: [{path: contacts/parked}]\n",
-       &err);
+  make(
+      "protocol: rtd\naccess_key_id: a\naccess_key_secret: b\nclient_id: c\nclient_secret: d\n"
+      "streams: [{path: contacts/parked}]\n",
+      &err);
   EXPECT_NE(err.find("<test>:6:"), std::string::npos) << err;
   EXPECT_NE(err.find("streams[0]"), std::string::npos) << err;
   EXPECT_NE(err.find("unknown stream path 'contacts/parked'"), std::string::npos) << err;

@@ -37,7 +37,8 @@ std::map<std::pair<std::string, std::string>, Row> truth_rows(const FakeOptions&
     Row& r = t[{w, e.queue}];
     ++r.contacts;
     r.total_wait += static_cast<double>(e.wait_s);
-    if (e.abandoned) ++r.abandoned;
+    if (e.abandoned)
+      ++r.abandoned;
     else {
       ++r.handled;
       r.total_handle += static_cast<double>(e.handle_s);
@@ -50,16 +51,25 @@ std::string pipeline(const FakeCxone& f, const TempDir& d, const std::string& so
   return "sources:\n"
          "  live:\n"
          "    plugin: source-cxone\n"
-         "    token_url: " + f.token_url() + "\n"
-         "    subscription_url: " + f.subscription_url() + "\n"
-         "    events_url: " + f.events_url() + "\n"
+         "    token_url: " +
+         f.token_url() +
+         "\n"
+         "    subscription_url: " +
+         f.subscription_url() +
+         "\n"
+         "    events_url: " +
+         f.events_url() +
+         "\n"
          "    client_id: ${CXONE_CLIENT_ID}\n"
          "    client_secret: ${CXONE_CLIENT_SECRET}\n"
-         "    ca_file: " + cert().first + "\n"
+         "    ca_file: " +
+         cert().first +
+         "\n"
          "    backoff_initial: 10ms\n"
          "    backoff_max: 100ms\n"
          "    idle_timeout: 0s\n"
-         "    max_out_of_order: 0s\n" + source_extra +
+         "    max_out_of_order: 0s\n" +
+         source_extra +
          "transforms:\n"
          "  completed:\n"
          "    plugin: filter-interaction\n"
@@ -81,7 +91,9 @@ std::string pipeline(const FakeCxone& f, const TempDir& d, const std::string& so
          "  rows:\n"
          "    plugin: sink-sqlite\n"
          "    inputs: [per_queue]\n"
-         "    path: " + (d / "out.db").string() + "\n"
+         "    path: " +
+         (d / "out.db").string() +
+         "\n"
          "    table: queue_windows\n"
          "    key: [window_start, queue]\n"
          "    columns:\n"
@@ -129,13 +141,16 @@ Run run_and_check(const FakeOptions& o, std::uint64_t n, const std::string& sour
   const Rows rows = sqlite_query(d / "out.db",
                                  "SELECT window_start, queue, contacts, handled, abandoned, total_wait, total_handle "
                                  "FROM queue_windows ORDER BY window_start, queue");
-  const std::int64_t total = check_keyed_rows(rows, expected, [](const auto& r, const Row& e) {
-    EXPECT_EQ(std::stoll(r[2]), e.contacts) << r[0] << " " << r[1];
-    EXPECT_EQ(std::stoll(r[3]), e.handled) << r[0] << " " << r[1];
-    EXPECT_EQ(std::stoll(r[4]), e.abandoned) << r[0] << " " << r[1];
-    EXPECT_DOUBLE_EQ(std::stod(r[5]), e.total_wait) << r[0] << " " << r[1];
-    EXPECT_DOUBLE_EQ(r[6].empty() ? 0.0 : std::stod(r[6]), e.total_handle) << r[0] << " " << r[1];
-  }, result.err);
+  const std::int64_t total = check_keyed_rows(
+      rows, expected,
+      [](const auto& r, const Row& e) {
+        EXPECT_EQ(std::stoll(r[2]), e.contacts) << r[0] << " " << r[1];
+        EXPECT_EQ(std::stoll(r[3]), e.handled) << r[0] << " " << r[1];
+        EXPECT_EQ(std::stoll(r[4]), e.abandoned) << r[0] << " " << r[1];
+        EXPECT_DOUBLE_EQ(std::stod(r[5]), e.total_wait) << r[0] << " " << r[1];
+        EXPECT_DOUBLE_EQ(r[6].empty() ? 0.0 : std::stod(r[6]), e.total_handle) << r[0] << " " << r[1];
+      },
+      result.err);
   EXPECT_EQ(total, static_cast<std::int64_t>(n));
   return result;
 }
@@ -222,9 +237,10 @@ TEST(SourceCxoneE2E, MalformedFramesAreCountedExactlyAndSkipped) {
   std::uint64_t total = 0;
   for (int k = 0; k < cxflow::fake::kMalformedKindCount; ++k) {
     total += r.truth.malformed_sent[k];
-    EXPECT_TRUE(logged(r, std::string("malformed{reason=") + cxflow::fake::kMalformedKinds[k] + "}=" +
-                              std::to_string(r.truth.malformed_sent[k])))
-        << cxflow::fake::kMalformedKinds[k] << "\n" << r.err;
+    EXPECT_TRUE(logged(r, std::string("malformed{reason=") + cxflow::fake::kMalformedKinds[k] +
+                              "}=" + std::to_string(r.truth.malformed_sent[k])))
+        << cxflow::fake::kMalformedKinds[k] << "\n"
+        << r.err;
   }
   EXPECT_EQ(total, 120u);
   EXPECT_TRUE(logged(r, "malformed_total=120")) << r.err;
@@ -244,12 +260,14 @@ TEST(SourceCxoneE2E, BadLiteralFrameAmongAHundredGoodEventsIsOneMalformedAndAllH
 }
 
 TEST(SourceCxoneE2E, FramesOfEveryDecoderErrorClassAreCountedAndNoEventIsLost) {
-  const std::string head = R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:00Z","metrics":{"state":"ended"},)";
+  const std::string head =
+      R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:00Z","metrics":{"state":"ended"},)";
   auto o = options(600);
   std::uint64_t at = 0;
   for (const std::string& f :
-       {head + R"("metadata":{"queue":tru}})", head + R"("metadata":{"queue":fals}})", head + R"("metadata":{"queue":nan}})",
-        head + R"("metadata":{"queue":-}})", head + R"("metrics":{"waitTime":1e}})", head + R"("metadata":{"queue":"x\q"}})",
+       {head + R"("metadata":{"queue":tru}})", head + R"("metadata":{"queue":fals}})",
+        head + R"("metadata":{"queue":nan}})", head + R"("metadata":{"queue":-}})",
+        head + R"("metrics":{"waitTime":1e}})", head + R"("metadata":{"queue":"x\q"}})",
         head + R"("metadata":{"queue":"unterminated}})", head + R"("metadata":{"queue":"x"}} {})",
         head + R"("metadata":{"queue":")" + std::string("\xc0\xaf") + R"("}})",
         head + R"("metadata":{"queue":"a)" + std::string(1, '\0') + R"("}})", std::string(3000, '['),
@@ -293,8 +311,9 @@ TEST_P(SourceCxoneStop, SigtermSendsACloseFrame) {
   // The fake counts events as sent once they are in the kernel's buffers, possibly before the
   // client has finished connecting; a stop while connecting closes without a close frame. So the
   // signal waits for the client's "connected" line too (logged after it can send a close frame).
-  ASSERT_TRUE(wait_for([&] { return fake.truth().events_sent >= 500 && child.err().find("connected to") != std::string::npos; },
-                       std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      wait_for([&] { return fake.truth().events_sent >= 500 && child.err().find("connected to") != std::string::npos; },
+               std::chrono::seconds(60)))
       << child.err();
   EXPECT_EQ(fake.truth().client_closes, 0u);
   child.signal(SIGTERM);

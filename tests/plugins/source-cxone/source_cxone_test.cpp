@@ -33,7 +33,8 @@ FakeOptions tls_options(std::uint64_t events) {
 }
 
 std::string source_yaml(const FakeCxone& f, const std::string& extra = "") {
-  return "token_url: " + f.token_url() + "\nsubscription_url: " + f.subscription_url() + "\nevents_url: " + f.events_url() +
+  return "token_url: " + f.token_url() + "\nsubscription_url: " + f.subscription_url() +
+         "\nevents_url: " + f.events_url() +
          "\nclient_id: test-client\nclient_secret: test-secret\nca_file: " + cert().first +
          "\nbackoff_initial: 10ms\nbackoff_max: 50ms\nidle_timeout: 0s\n" + extra;
 }
@@ -128,8 +129,8 @@ TEST(SourceCxone, DroppedConnectionsAnd1011ResumeWithoutLossOrDuplicates) {
   EXPECT_EQ(ctx->count("reconnects{cause=network}"), 2u);
   EXPECT_EQ(ctx->count("reconnects{cause=server_close}"), 1u);
   EXPECT_EQ(ctx->count("connections"), 4u);
-  EXPECT_EQ(fake.truth().tokens_issued, 1u);         // the cached token is reused
-  EXPECT_EQ(fake.truth().subscriptions_created, 1u); // and so is the subscription id
+  EXPECT_EQ(fake.truth().tokens_issued, 1u);          // the cached token is reused
+  EXPECT_EQ(fake.truth().subscriptions_created, 1u);  // and so is the subscription id
   EXPECT_TRUE(ctx->has_log("server closed the connection with code 1011"));
 }
 
@@ -236,12 +237,14 @@ TEST(SourceCxone, MaxReconnectAttemptsFailsWithTheLastError) {
   auto o = tls_options(1);
   FakeCxone fake(o);  // token + subscription work, the WebSocket URL is dead
   std::string y = source_yaml(fake, "max_reconnect_attempts: 3\n");
-  y.replace(y.find(fake.events_url()), fake.events_url().size(), "wss://localhost:" + std::to_string(port) + "/api/v2/events");
+  y.replace(y.find(fake.events_url()), fake.events_url().size(),
+            "wss://localhost:" + std::to_string(port) + "/api/v2/events");
   auto ctx = make(y);
   ctx->start();
   ASSERT_TRUE(ctx->run_until([&] { return !ctx->failure.empty(); }));
   ctx->stop();
-  EXPECT_NE(ctx->failure.find("giving up after 3 consecutive failed reconnect attempts"), std::string::npos) << ctx->failure;
+  EXPECT_NE(ctx->failure.find("giving up after 3 consecutive failed reconnect attempts"), std::string::npos)
+      << ctx->failure;
   EXPECT_NE(ctx->failure.find("cannot connect"), std::string::npos) << ctx->failure;
   EXPECT_EQ(ctx->count("reconnects_total"), 4u);
 }
@@ -278,13 +281,15 @@ TEST(SourceCxone, MalformedFramesAreCountedPerReasonAndDeadLettered) {
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake, "dead_letter: " + (d / "dead.jsonl").string() + "\n"));
   ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 500 && ctx->count("malformed_total") >= 50; })) << ctx->failure;
+  ASSERT_TRUE(ctx->run_until([&] { return ctx->output.size() >= 500 && ctx->count("malformed_total") >= 50; }))
+      << ctx->failure;
   ctx->stop();
   expect_exact_stream(*ctx, o, 500);
   const Truth t = fake.truth();
   std::uint64_t total = 0;
   for (int k = 0; k < cxflow::fake::kMalformedKindCount; ++k) {
-    EXPECT_EQ(ctx->count(std::string("malformed{reason=") + cxflow::fake::kMalformedKinds[k] + "}"), t.malformed_sent[k])
+    EXPECT_EQ(ctx->count(std::string("malformed{reason=") + cxflow::fake::kMalformedKinds[k] + "}"),
+              t.malformed_sent[k])
         << cxflow::fake::kMalformedKinds[k];
     EXPECT_EQ(t.malformed_sent[k], 10u);
     total += t.malformed_sent[k];
@@ -372,8 +377,10 @@ TEST(SourceCxone, PushedDownConditionsDropEventsBeforeTheHandOffAndMalformedFram
   o.malformed_every = 97;  // checked first: a malformed frame is malformed whatever the conditions
   FakeCxone fake(o);
   auto ctx = std::make_unique<LiveContext>();
-  for (const char* f : {"eventType", "interactionId", "metadata.queue", "metrics.state", "metrics.waitTime"}) ctx->field(f);
-  ctx->keep = {cxflow::KeepCondition{"metrics.state", {"abandoned"}}, cxflow::KeepCondition{"eventType", {"interaction"}},
+  for (const char* f : {"eventType", "interactionId", "metadata.queue", "metrics.state", "metrics.waitTime"})
+    ctx->field(f);
+  ctx->keep = {cxflow::KeepCondition{"metrics.state", {"abandoned"}},
+               cxflow::KeepCondition{"eventType", {"interaction"}},
                cxflow::KeepCondition{"not.read.by.anyone", {"x"}}};  // not in the field table: left to the filter
   ASSERT_EQ(ctx->configure("source-cxone", source_yaml(fake)), "");
   std::uint64_t abandoned = 0;
@@ -410,7 +417,7 @@ TEST(SourceCxone, EndOnCloseEndsTheStreamAtTheServersNormalClose) {
   auto ctx = make(source_yaml(fake, "end_on_close: true\n"));
   ctx->start();
   ASSERT_TRUE(ctx->run_until([&] { return ctx->ended(); })) << ctx->output.size() << " " << ctx->failure;
-  expect_exact_stream(*ctx, o, 1500);  // everything, emitted before the end
+  expect_exact_stream(*ctx, o, 1500);             // everything, emitted before the end
   EXPECT_EQ(ctx->count("reconnects_total"), 2u);  // the drop and the 1011, not the 1000
   EXPECT_EQ(fake.truth().end_closes_acked, 1u);
   EXPECT_TRUE(ctx->has_log("end_on_close: the stream has ended"));
@@ -424,8 +431,9 @@ TEST(SourceCxone, WithoutEndOnCloseANormalCloseIsReconnected) {
   FakeCxone fake(o);
   auto ctx = make(source_yaml(fake));
   ctx->start();
-  ASSERT_TRUE(ctx->run_until([&] { return ctx->count("reconnects{cause=server_close}") >= 1 && fake.truth().connections >= 2; }))
-      << ctx->failure;
+  ASSERT_TRUE(ctx->run_until([&] {
+    return ctx->count("reconnects{cause=server_close}") >= 1 && fake.truth().connections >= 2;
+  })) << ctx->failure;
   ctx->stop();
   EXPECT_FALSE(ctx->ended());
   expect_exact_stream(*ctx, o, 300);
@@ -455,7 +463,8 @@ TEST(SourceCxone, BackpressureStopsReadingWithoutKeepaliveTimeoutAndLosesNothing
       << "sent " << fake.truth().events_sent << " received " << ctx->count("events_received");
   EXPECT_LT(fake.truth().events_sent, n);
   EXPECT_LE(ctx->output.size(), 256u);  // one batch emitted, then paused
-  EXPECT_LE(ctx->count("events_received"), 3u * 256 + 64);  // bounded: emitted + slot + filling batch (+ one array frame)
+  EXPECT_LE(ctx->count("events_received"),
+            3u * 256 + 64);  // bounded: emitted + slot + filling batch (+ one array frame)
   EXPECT_EQ(ctx->count("connections"), 1u);
   EXPECT_EQ(ctx->count("reconnects_total"), 0u);
   ctx->set_backpressure(false);
@@ -521,15 +530,18 @@ TEST(SourceCxoneConfig, ExampleConfigures) {
 TEST(SourceCxoneConfig, ErrorsNameTheKey) {
   EXPECT_NE(config_error("client_secret: x\n").find("client_id"), std::string::npos);
   EXPECT_NE(config_error("client_id: x\n").find("client_secret"), std::string::npos);
-  EXPECT_NE(config_error("client_id: a\nclient_secret: b\nevents_url: https://x/y\n").find("'events_url'"), std::string::npos);
-  EXPECT_NE(config_error("client_id: a\nclient_secret: b\ntoken_url: ftp://x/y\n").find("'token_url'"), std::string::npos);
+  EXPECT_NE(config_error("client_id: a\nclient_secret: b\nevents_url: https://x/y\n").find("'events_url'"),
+            std::string::npos);
+  EXPECT_NE(config_error("client_id: a\nclient_secret: b\ntoken_url: ftp://x/y\n").find("'token_url'"),
+            std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nsubscription_url: nonsense\n").find("'subscription_url'"),
             std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nwhen_full: drop\n").find("when_full"), std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nbackoff_initial: 10s\nbackoff_max: 1s\n").find("backoff_max"),
             std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nfilters: [a]\n").find("filters"), std::string::npos);
-  EXPECT_NE(config_error("client_id: a\nclient_secret: b\nmax_message_size: 10\n").find("max_message_size"), std::string::npos);
+  EXPECT_NE(config_error("client_id: a\nclient_secret: b\nmax_message_size: 10\n").find("max_message_size"),
+            std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nscopes: []\n").find("scopes"), std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nregion: ''\n").find("region"), std::string::npos);
   EXPECT_NE(config_error("client_id: a\nclient_secret: b\nbatch_sise: 5\n").find("batch_size"), std::string::npos);

@@ -119,7 +119,8 @@ TEST(WsReader, FragmentsAreJoinedWithControlFramesBetweenThem) {
                            server_frame(0x1, "next") + server_frame(0x1, "[1,", false) + server_frame(0x0, "2]");
   for (std::size_t piece : {std::size_t{1}, std::size_t{5}, wire.size()}) {
     const Collected got = feed(wire, piece);
-    ASSERT_EQ(got.kinds, (std::vector<Kind>{Kind::ping, Kind::pong, Kind::message, Kind::message, Kind::message})) << piece;
+    ASSERT_EQ(got.kinds, (std::vector<Kind>{Kind::ping, Kind::pong, Kind::message, Kind::message, Kind::message}))
+        << piece;
     EXPECT_EQ(got.payloads[0], "are you there");
     EXPECT_EQ(got.payloads[2], "{\"a\":1,\"b\":2}");
     EXPECT_EQ(got.payloads[3], "next");

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     const int len = std::snprintf(
         buf, sizeof buf,
         "{\"eventType\":\"interaction\",\"timestamp\":\"2026-01-05T08:%02ld:%02ld.%03ldZ\",\"interactionId\":\"c-%ld\","
-        "\"agentId\":\"agent-%ld\",\"metrics\":{\"handleTime\":%ld.5,\"waitTime\":%ld.0,\"state\":\"%s\",\"queueTime\":3},"
+        "\"agentId\":\"agent-%ld\",\"metrics\":{\"handleTime\":%ld.5,\"waitTime\":%ld.0,\"state\":\"%s\",\"queueTime\":"
+        "3},"
         "\"metadata\":{\"queue\":\"%s\",\"skill\":\"%s\"}}",
         (i / 60) % 60, i % 60, i % 1000, i, i % 50, 100 + i % 300, i % 90, states[i % 6], queues[i % 4], queues[i % 4]);
     lines.emplace_back(text.size(), static_cast<std::size_t>(len));
@@ -58,8 +59,8 @@ int main(int argc, char** argv) {
     fields += e.fields.size();
   }
   const double s = cpu_seconds() - t0;
-  std::printf("decode_padded: %ld events in %.3f s CPU = %.2f M events/s, %.0f MB/s, %.1f fields/event, %ld failures\n", n, s,
-              n / s / 1e6, bytes / s / 1e6, double(fields) / n, failures);
+  std::printf("decode_padded: %ld events in %.3f s CPU = %.2f M events/s, %.0f MB/s, %.1f fields/event, %ld failures\n",
+              n, s, n / s / 1e6, bytes / s / 1e6, double(fields) / n, failures);
 
   // The copying entry point, for comparison.
   const double t1 = cpu_seconds();

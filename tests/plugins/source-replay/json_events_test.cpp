@@ -269,7 +269,9 @@ TEST(JsonEvents, DecodePaddedReadsInPlaceFromALargerBuffer) {
   const auto t = table({"a"});
   JsonEventDecoder dec(t);
   // Two lines in one buffer: the first is decoded in place, the second line is its "padding".
-  std::string buf = R"({"timestamp":1,"a":1})" "\n" R"({"timestamp":2,"a":22222222222})";
+  std::string buf = R"({"timestamp":1,"a":1})"
+                    "\n"
+                    R"({"timestamp":2,"a":22222222222})";
   const std::size_t first_len = buf.find('\n');
   buf.append(JsonEventDecoder::kPadding, '\0');
   Event e;
@@ -355,9 +357,9 @@ TEST(JsonEvents, ConsecutiveTimesInTheSameSecondAgreeWithTheFullParser) {
     EXPECT_EQ(e.time_ms, *cxflow::parse_iso8601_ms(ts)) << ts;
   }
   // Same prefix as the cached second, bad tails: still rejected.
-  for (const char* ts : {"2026-01-05T08:00:02", "2026-01-05T08:00:02.Z", "2026-01-05T08:00:02.5", "2026-01-05T08:00:02X",
-                         "2026-01-05T08:00:02+24:00", "2026-01-05T08:00:02+01:60", "2026-01-05T08:00:02Zjunk",
-                         "2026-01-05T08:00:02+1"}) {
+  for (const char* ts : {"2026-01-05T08:00:02", "2026-01-05T08:00:02.Z", "2026-01-05T08:00:02.5",
+                         "2026-01-05T08:00:02X", "2026-01-05T08:00:02+24:00", "2026-01-05T08:00:02+01:60",
+                         "2026-01-05T08:00:02Zjunk", "2026-01-05T08:00:02+1"}) {
     EXPECT_EQ(dec.decode(std::string(R"({"timestamp":")") + ts + R"("})", e), JsonDecodeResult::bad_timestamp) << ts;
   }
 }
@@ -380,7 +382,8 @@ TEST(JsonEvents, RequireOneOfRejectsEarlyAndKeepsMatches) {
             JsonDecodeResult::filtered);
   EXPECT_TRUE(e.fields.empty());
   // A dotted key reaches the same requirement.
-  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":1,"metrics.state":"ended"})", e), JsonDecodeResult::ok);
+  EXPECT_EQ(dec.decode(R"({"eventType":"interaction","timestamp":1,"metrics.state":"ended"})", e),
+            JsonDecodeResult::ok);
   // Missing, null, number, object, array: rejected (filter-interaction drops them too).
   for (const char* doc : {R"({"eventType":"interaction","timestamp":1})",
                           R"({"eventType":"interaction","timestamp":1,"metrics":{"state":null}})",
@@ -517,9 +520,9 @@ TEST(JsonEvents, PreScanAgreesWithTheFullDecodeOnRandomDocuments) {
 
 namespace {
 
-const std::initializer_list<const char*> kSeedFields = {"eventType",         "timestamp",          "interactionId",
-                                                        "agentId",           "metrics.state",      "metrics.waitTime",
-                                                        "metrics.handleTime", "metadata.queue"};
+const std::initializer_list<const char*> kSeedFields = {
+    "eventType",     "timestamp",        "interactionId",      "agentId",
+    "metrics.state", "metrics.waitTime", "metrics.handleTime", "metadata.queue"};
 
 // A seed-protocol event whose metadata.queue value is `queue` (raw JSON text).
 std::string with_queue(const std::string& queue) {
@@ -545,9 +548,9 @@ std::vector<BadInput> bad_inputs() {
   };
   const auto inv = JsonDecodeResult::invalid_json;
   // Bad literals and numbers in a kept field.
-  for (const char* lit : {"nul", "nulll", "tru", "fals", "falsey", "nan", "NaN", "none", "Infinity", "-Infinity", "-",
-                          "1e", "1e+", "1.", ".5", "+1", "01", "-01", "0x1F", "1.5.5", "--1", "1e5e5", "-inf", "-nan",
-                          "1_000", "t", "f", "n", "undefined", "'sales'"})
+  for (const char* lit : {"nul", "nulll", "tru",  "fals", "falsey", "nan", "NaN", "none", "Infinity",  "-Infinity",
+                          "-",   "1e",    "1e+",  "1.",   ".5",     "+1",  "01",  "-01",  "0x1F",      "1.5.5",
+                          "--1", "1e5e5", "-inf", "-nan", "1_000",  "t",   "f",   "n",    "undefined", "'sales'"})
     add(std::string("literal ") + lit, with_queue(lit), inv);
   add("bad literal as the timestamp", R"({"timestamp":nul,"metadata":{"queue":"sales"}})", inv);
   add("bad literal in the event type", R"({"eventType":tru,"timestamp":1,"metadata":{"queue":"sales"}})", inv);
@@ -565,7 +568,8 @@ std::vector<BadInput> bad_inputs() {
   add("invalid UTF-8 in a kept value", with_queue("\"\xff\xfe\""), inv);
   add("overlong UTF-8", with_queue("\"\xc0\xaf\""), inv);
   add("truncated UTF-8", with_queue("\"sal\xe2\x82\""), inv);
-  add("invalid UTF-8 in a skipped value", R"({"timestamp":1,"other":")" + std::string("\xff") + R"(","metadata":{"queue":"x"}})", inv);
+  add("invalid UTF-8 in a skipped value",
+      R"({"timestamp":1,"other":")" + std::string("\xff") + R"(","metadata":{"queue":"x"}})", inv);
   add("invalid UTF-8 in a key", R"({"timestamp":1,")" + std::string("\xc3") + R"(":1})", inv);
   // Structure.
   add("empty", "", inv);
@@ -622,9 +626,9 @@ TEST_P(JsonEventsBadInput, BadInputIsOneMalformedResultAndTheNextDocumentDecodes
     ASSERT_NO_THROW(r = dec.decode(in.json, e));
     JsonDecodeResult expected = in.expected;
     // A document that lacks the pushed-down values may be rejected before parsing (documented).
-    const bool lacks_a_value = in.json.find("\"interaction\"") == std::string::npos ||
-                               (in.json.find("\"ended\"") == std::string::npos &&
-                                in.json.find("\"abandoned\"") == std::string::npos);
+    const bool lacks_a_value =
+        in.json.find("\"interaction\"") == std::string::npos ||
+        (in.json.find("\"ended\"") == std::string::npos && in.json.find("\"abandoned\"") == std::string::npos);
     if (pushdown && lacks_a_value && expected != JsonDecodeResult::ok)
       EXPECT_TRUE(r == expected || r == JsonDecodeResult::filtered) << cxflow::reason(r);
     else
@@ -696,7 +700,8 @@ TEST(Iso8601, ImpossibleDatesAndTimesAreRejectedNotNormalized) {
                          "2026-01-05T24:00:00Z", "2026-01-05T10:60:00Z", "2026-01-05T10:00:61Z", "2026-01-05T10:00:99Z",
                          "2026-01-05T10:00:00+24:00", "2026-01-05T10:00:00+01:60"})
     EXPECT_FALSE(cxflow::parse_iso8601_ms(ts).has_value()) << ts;
-  EXPECT_EQ(cxflow::parse_iso8601_ms("2028-02-29T00:00:00Z"), cxflow::parse_iso8601_ms("2028-02-28T00:00:00Z").value() + 86'400'000);
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2028-02-29T00:00:00Z"),
+            cxflow::parse_iso8601_ms("2028-02-28T00:00:00Z").value() + 86'400'000);
   EXPECT_EQ(cxflow::parse_iso8601_ms("2000-02-29T12:00:00Z"), 951'825'600'000);
   EXPECT_EQ(cxflow::parse_iso8601_ms("2026-12-31T23:59:59.999Z"), 1'798'761'599'999);
   EXPECT_EQ(cxflow::parse_iso8601_ms("2026-04-30T00:00:00Z"), 1'777'507'200'000);
@@ -706,11 +711,12 @@ TEST(Iso8601, ALeapSecondIsTheLastMillisecondOfItsUtcDayAndOnlyThere) {
   const auto last = cxflow::parse_iso8601_ms("2016-12-31T23:59:59.999Z").value();
   EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T23:59:60Z"), last);
   EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T23:59:60.500Z"), last);
-  EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T15:59:60-08:00"), last);       // the same instant
+  EXPECT_EQ(cxflow::parse_iso8601_ms("2016-12-31T15:59:60-08:00"), last);  // the same instant
   EXPECT_EQ(cxflow::parse_iso8601_ms("2017-01-01T05:29:60+05:30"), last);
   EXPECT_LT(cxflow::parse_iso8601_ms("2016-12-31T23:59:59.500Z").value(), last);  // order kept
   EXPECT_GT(cxflow::parse_iso8601_ms("2017-01-01T00:00:00Z").value(), last);
-  for (const char* ts : {"2016-12-31T23:58:60Z", "2016-12-31T12:00:60Z", "2016-12-31T23:59:60+01:00", "2016-12-31T23:59:60"})
+  for (const char* ts :
+       {"2016-12-31T23:58:60Z", "2016-12-31T12:00:60Z", "2016-12-31T23:59:60+01:00", "2016-12-31T23:59:60"})
     EXPECT_FALSE(cxflow::parse_iso8601_ms(ts).has_value()) << ts;
 }
 

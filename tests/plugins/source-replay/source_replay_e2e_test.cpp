@@ -31,8 +31,11 @@ std::string pipeline(const TempDir& d, const std::string& source_extra = "") {
   return "sources:\n"
          "  replay:\n"
          "    plugin: source-replay\n"
-         "    path: " + (d / "in.jsonl").string() + "\n"
-         "    dead_letter: " + (d / "dead.jsonl").string() + "\n" + source_extra +
+         "    path: " +
+         (d / "in.jsonl").string() +
+         "\n"
+         "    dead_letter: " +
+         (d / "dead.jsonl").string() + "\n" + source_extra +
          "transforms:\n"
          "  per_queue:\n"
          "    plugin: aggregate-window\n"
@@ -46,7 +49,9 @@ std::string pipeline(const TempDir& d, const std::string& source_extra = "") {
          "  rows:\n"
          "    plugin: sink-sqlite\n"
          "    inputs: [per_queue]\n"
-         "    path: " + (d / "out.db").string() + "\n"
+         "    path: " +
+         (d / "out.db").string() +
+         "\n"
          "    table: queue_windows\n"
          "    key: [window_start, queue]\n"
          "    columns:\n"
@@ -76,7 +81,8 @@ std::vector<Bad> bad_lines() {
   v.push_back({head + R"("metadata":{"queue":"sa)" + std::string(1, '\0') + R"(les"}})", "invalid_json"});
   v.push_back({head + R"("metadata":{"queue":)" + std::string(5000, '[') + "}}", "invalid_json"});
   v.push_back({R"([{"eventType":"interaction"}])", "not_an_object"});
-  for (const char* ts : {"2026-02-31T10:00:00Z", "2026-13-01T10:00:00Z", "2026-01-05T25:00:00Z", "2026-01-05T10:00:60Z"})
+  for (const char* ts :
+       {"2026-02-31T10:00:00Z", "2026-13-01T10:00:00Z", "2026-01-05T25:00:00Z", "2026-01-05T10:00:60Z"})
     v.push_back({std::string(R"({"eventType":"interaction","timestamp":")") + ts +
                      R"(","metrics":{"waitTime":1},"metadata":{"queue":"sales"}})",
                  "bad_timestamp"});
@@ -125,7 +131,8 @@ TEST(SourceReplayE2E, BadLiteralsAndImpossibleTimesAmongGoodLinesAreCountedAndEv
             std::string::npos)
       << r.err;
   for (const auto& [reason, n] : by_reason)
-    EXPECT_NE(r.err.find("malformed{reason=" + reason + "}=" + std::to_string(n)), std::string::npos) << reason << "\n" << r.err;
+    EXPECT_NE(r.err.find("malformed{reason=" + reason + "}=" + std::to_string(n)), std::string::npos) << reason << "\n"
+                                                                                                      << r.err;
 
   // Every bad line in the dead letter, verbatim, in order.
   std::string expected_dead;
@@ -140,8 +147,9 @@ TEST(SourceReplayE2E, BadLiteralLinesWithAPrefilterAreStillMalformedAndGoodLines
   int good_n = 0;
   for (int b = 0; b < 20; ++b) {
     for (int k = 0; k < 5; ++k, ++good_n) file += good(good_n) + "\n";
-    file += R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:00Z","metrics":{"state":"ended"},"metadata":{"queue":nul}})"
-            "\n";
+    file +=
+        R"({"eventType":"interaction","timestamp":"2026-01-05T08:00:00Z","metrics":{"state":"ended"},"metadata":{"queue":nul}})"
+        "\n";
   }
   d.write("in.jsonl", file);
   const auto yaml = d.write("p.yaml", pipeline(d, "    prefilter: {event_types: [interaction], states: [ended]}\n"));

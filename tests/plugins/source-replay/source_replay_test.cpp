@@ -12,8 +12,8 @@
 
 namespace {
 
-using cxflow::testing::Harness;
 using cxflow::test::TempDir;
+using cxflow::testing::Harness;
 
 const std::vector<std::string> kFields = {"eventType", "interactionId", "metrics.state", "metrics.waitTime",
                                           "metadata.queue"};
@@ -40,8 +40,9 @@ bool logged(const Harness& h, const std::string& needle) {
 
 TEST(SourceReplay, ReplaysEveryEventProjectedThenEndsTheStream) {
   TempDir dir;
-  const auto file = dir.write("in.jsonl", lines({ev(kT0, "c-1"), ev(kT0 + 1000, "c-2", "abandoned"),
-                                                  R"({"eventType":"agent","timestamp":"2026-01-05T08:00:02.500Z","agentId":"a-1"})"}));
+  const auto file =
+      dir.write("in.jsonl", lines({ev(kT0, "c-1"), ev(kT0 + 1000, "c-2", "abandoned"),
+                                   R"({"eventType":"agent","timestamp":"2026-01-05T08:00:02.500Z","agentId":"a-1"})"}));
   auto h = load("path: " + file.string() + "\n");
   h.start();
   h.run();
@@ -89,12 +90,12 @@ TEST(SourceReplay, LinesCrossingReadBoundariesBlankLinesCrlfAndNoFinalNewline) {
 TEST(SourceReplay, MalformedLinesAreCountedByReasonDeadLetteredAndWarnedWithFileAndLine) {
   TempDir dir;
   const std::vector<std::string> bad = {
-      R"({"eventType":"interaction","timestamp":1767600000000,)",  // invalid_json
-      R"([1,2,3])",                                                // not_an_object
-      R"({"eventType":"interaction"})",                            // missing_timestamp
-      R"({"eventType":"interaction","timestamp":"yesterday"})",    // bad_timestamp
+      R"({"eventType":"interaction","timestamp":1767600000000,)",     // invalid_json
+      R"([1,2,3])",                                                   // not_an_object
+      R"({"eventType":"interaction"})",                               // missing_timestamp
+      R"({"eventType":"interaction","timestamp":"yesterday"})",       // bad_timestamp
       R"({"timestamp":1767600000000,"metrics":{"waitTime":1e999}})",  // invalid_number
-      R"(not json at all)",                                        // invalid_json
+      R"(not json at all)",                                           // invalid_json
   };
   std::vector<std::string> all = {ev(kT0, "ok-1")};
   all.insert(all.end(), bad.begin(), bad.end());
@@ -119,8 +120,9 @@ TEST(SourceReplay, MalformedLinesAreCountedByReasonDeadLetteredAndWarnedWithFile
   for (const auto& l : h.logs()) warnings += l.rfind("WARN", 0) == 0;
   EXPECT_EQ(warnings, 1);
   EXPECT_TRUE(logged(h, file.string() + ":2: malformed line (invalid_json")) << h.logs().front();
-  EXPECT_TRUE(logged(h, "6 malformed (invalid_json 2, not_an_object 1, missing_timestamp 1, bad_timestamp 1, "
-                        "invalid_number 1), 5 warnings suppressed"));
+  EXPECT_TRUE(logged(h,
+                     "6 malformed (invalid_json 2, not_an_object 1, missing_timestamp 1, bad_timestamp 1, "
+                     "invalid_number 1), 5 warnings suppressed"));
 }
 
 TEST(SourceReplay, WarningsResumeAfterTheIntervalAndSaySoManyWereSuppressed) {
@@ -139,9 +141,11 @@ TEST(SourceReplay, TooLongLinesAreSkippedWhileStreamingAndDeadLetteredWhole) {
   TempDir dir;
   const std::string huge = R"({"timestamp":1767600000000,"pad":")" + std::string(20000, 'x') + "\"}";
   const std::string medium = R"({"timestamp":1767600000000,"pad":")" + std::string(300, 'y') + "\"}";
-  const auto file = dir.write("in.jsonl", lines({ev(kT0, "a"), huge, ev(kT0 + 1, "b"), medium, ev(kT0 + 2, "c")}) + huge);
+  const auto file =
+      dir.write("in.jsonl", lines({ev(kT0, "a"), huge, ev(kT0 + 1, "b"), medium, ev(kT0 + 2, "c")}) + huge);
   const auto dead = dir / "dead.jsonl";
-  auto h = load("path: " + file.string() + "\nmax_line_bytes: 256\nread_size: 4KiB\ndead_letter: " + dead.string() + "\n");
+  auto h =
+      load("path: " + file.string() + "\nmax_line_bytes: 256\nread_size: 4KiB\ndead_letter: " + dead.string() + "\n");
   h.start();
   h.run();
   auto out = h.take();
@@ -157,7 +161,8 @@ TEST(SourceReplay, TooLongLinesAreSkippedWhileStreamingAndDeadLetteredWhole) {
 
 TEST(SourceReplay, PacedBySpeedOnTheFakeClock) {
   TempDir dir;
-  const auto file = dir.write("in.jsonl", lines({ev(kT0, "a"), ev(kT0, "b"), ev(kT0 + 1000, "c"), ev(kT0 + 5000, "d")}));
+  const auto file =
+      dir.write("in.jsonl", lines({ev(kT0, "a"), ev(kT0, "b"), ev(kT0 + 1000, "c"), ev(kT0 + 5000, "d")}));
   auto h = load("path: " + file.string() + "\nspeed: 2\n");
   h.start();
   h.run_ready();
@@ -244,7 +249,7 @@ TEST(SourceReplay, FarFutureEventsAreDroppedAndCountedSoTheyCannotCloseWindows) 
   const auto dead = dir / "dead.jsonl";
   const std::string bogus = R"({"timestamp":"2099-01-01T00:00:00Z","interactionId":"bogus"})";
   const auto file = dir.write("in.jsonl", lines({ev(kT0, "a"), bogus, ev(kT0 + 3'600'000, "edge"),
-                                                  ev(kT0 + 7'200'001 + 3'600'000, "too-far"), ev(kT0 + 2000, "b")}));
+                                                 ev(kT0 + 7'200'001 + 3'600'000, "too-far"), ev(kT0 + 2000, "b")}));
   auto h = load("path: " + file.string() + "\nmax_future: 1h\ndead_letter: " + dead.string() + "\n");
   h.start();
   h.run();
@@ -262,7 +267,7 @@ TEST(SourceReplay, FarFutureEventsAreDroppedAndCountedSoTheyCannotCloseWindows) 
 TEST(SourceReplay, WatermarkLagsByMaxOutOfOrderAndNeverGoesBack) {
   TempDir dir;
   const auto file = dir.write("in.jsonl", lines({ev(kT0 + 10'000, "a"), ev(kT0 + 20'000, "b"), ev(kT0 + 15'000, "c"),
-                                                  ev(kT0 + 16'000, "d"), ev(kT0 + 30'000, "e")}));
+                                                 ev(kT0 + 16'000, "d"), ev(kT0 + 30'000, "e")}));
   auto h = load("path: " + file.string() + "\nbatch_size: 2\nmax_out_of_order: 5s\n");
   h.start();
   h.run();
@@ -309,7 +314,8 @@ TEST(SourceReplay, FollowPicksUpAppendedLines) {
   EXPECT_EQ(h.take().size(), 1u);
   {
     std::ofstream f(file, std::ios::app);
-    f << std::to_string(kT0 + 1) << R"(,"interactionId":"b"})" << "\n";
+    f << std::to_string(kT0 + 1) << R"(,"interactionId":"b"})"
+      << "\n";
   }
   h.advance(100);
   auto out = h.take();
@@ -356,7 +362,8 @@ std::string errors_of(const std::string& yaml) {
 }
 
 TEST(SourceReplay, ConfigErrorsNameTheKey) {
-  EXPECT_NE(errors_of("speed: max\n").find("missing required key 'path'"), std::string::npos) << errors_of("speed: max\n");
+  EXPECT_NE(errors_of("speed: max\n").find("missing required key 'path'"), std::string::npos)
+      << errors_of("speed: max\n");
   for (const char* bad : {"fast", "0", "-1", "1x"}) {
     const std::string e = errors_of(std::string("path: a.jsonl\nspeed: ") + bad + "\n");
     EXPECT_NE(e.find("'speed': expected 'max' or a positive factor"), std::string::npos) << e;
@@ -384,14 +391,14 @@ TEST(SourceReplay, ConfigErrorsNameTheKey) {
 TEST(SourceReplay, PrefilterKeepsWhatFilterInteractionWouldAndStopsDecodingRejectedLines) {
   TempDir dir;
   const auto dead = dir / "dead.jsonl";
-  const auto file = dir.write(
-      "in.jsonl",
-      lines({ev(kT0, "c-1"), ev(kT0 + 1, "c-2", "active"), ev(kT0 + 2, "c-3", "abandoned"),
-             R"({"eventType":"agent","timestamp":"noon","agentId":"a-1",})",  // rejected before the bad parts
-             R"({"eventType":"interaction","timestamp":5,"interactionId":"no-state"})",
-             R"({"eventType":"interaction","timestamp":6,"metrics":{"state":"ended"},})",  // kept, so checked
-             R"({"eventType":"interaction","timestamp":"bad","metrics":{"state":"ended"}})",
-             ev(kT0 + 3, "c-4", "wrapup"), ev(kT0 + 4, "c-5")}));
+  const auto file =
+      dir.write("in.jsonl",
+                lines({ev(kT0, "c-1"), ev(kT0 + 1, "c-2", "active"), ev(kT0 + 2, "c-3", "abandoned"),
+                       R"({"eventType":"agent","timestamp":"noon","agentId":"a-1",})",  // rejected before the bad parts
+                       R"({"eventType":"interaction","timestamp":5,"interactionId":"no-state"})",
+                       R"({"eventType":"interaction","timestamp":6,"metrics":{"state":"ended"},})",  // kept, so checked
+                       R"({"eventType":"interaction","timestamp":"bad","metrics":{"state":"ended"}})",
+                       ev(kT0 + 3, "c-4", "wrapup"), ev(kT0 + 4, "c-5")}));
   auto h = load("path: " + file.string() + "\ndead_letter: " + dead.string() +
                 "\nprefilter:\n  event_types: [interaction]\n  states: [ended, abandoned]\n");
   h.start();
@@ -416,7 +423,8 @@ TEST(SourceReplay, PrefilterKeepsWhatFilterInteractionWouldAndStopsDecodingRejec
 TEST(SourceReplay, PrefilterWhereAndAnEmptyPrefilterKeepsEverything) {
   TempDir dir;
   const auto file = dir.write("in.jsonl", lines({ev(kT0, "c-1"), ev(kT0 + 1, "c-2", "active")}));
-  auto h = load("path: " + file.string() + "\nprefilter:\n  where: metrics.state != ended and metadata.queue == sales\n");
+  auto h =
+      load("path: " + file.string() + "\nprefilter:\n  where: metrics.state != ended and metadata.queue == sales\n");
   h.start();
   h.run();
   auto out = h.take();
@@ -433,8 +441,9 @@ TEST(SourceReplay, PrefilterWhereAndAnEmptyPrefilterKeepsEverything) {
 
 TEST(SourceReplay, PrefilterWithLastSeenTimeAndPacing) {
   TempDir dir;
-  const auto file = dir.write("in.jsonl", lines({ev(kT0, "c-1"), R"({"eventType":"interaction","metrics":{"state":"ended"}})",
-                                                  R"({"eventType":"agent"})", ev(kT0 + 1000, "c-3", "active")}));
+  const auto file =
+      dir.write("in.jsonl", lines({ev(kT0, "c-1"), R"({"eventType":"interaction","metrics":{"state":"ended"}})",
+                                   R"({"eventType":"agent"})", ev(kT0 + 1000, "c-3", "active")}));
   auto h = load("path: " + file.string() + "\non_bad_time: last_seen\nspeed: 1\nprefilter:\n  states: [ended]\n");
   h.start();
   h.run();

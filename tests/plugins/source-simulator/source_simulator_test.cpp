@@ -150,9 +150,12 @@ TEST(SourceSimulator, ExactlyOneFinalEventPerContactMatchingGroundTruth) {
     if (is_final(h, e)) finals.push_back(&e);
   }
   // Each contact goes through a valid sequence; completed ones end with exactly one final event.
-  const std::vector<std::vector<std::string>> valid{
-      {"queued"}, {"queued", "abandoned"}, {"queued", "active"}, {"queued", "active", "wrapup"},
-      {"queued", "active", "ended"}, {"queued", "active", "wrapup", "ended"}};
+  const std::vector<std::vector<std::string>> valid{{"queued"},
+                                                    {"queued", "abandoned"},
+                                                    {"queued", "active"},
+                                                    {"queued", "active", "wrapup"},
+                                                    {"queued", "active", "ended"},
+                                                    {"queued", "active", "wrapup", "ended"}};
   std::size_t completed = 0;
   for (const auto& [id, seq] : states_by_contact) {
     EXPECT_NE(std::find(valid.begin(), valid.end(), seq), valid.end()) << id;
@@ -182,13 +185,15 @@ TEST(SourceSimulator, ExactlyOneFinalEventPerContactMatchingGroundTruth) {
       EXPECT_EQ(j["answer_ms"].get<std::int64_t>(), answer_ms[id]);
       EXPECT_EQ(j["handle_s"].get<double>(), static_cast<double>(e.time_ms - answer_ms[id]) / 1000.0);
       EXPECT_EQ(j["wait_s"].get<double>(), active_wait[id]);
-      EXPECT_EQ(j["wait_s"].get<double>(), static_cast<double>(answer_ms[id] - j["arrival_ms"].get<std::int64_t>()) / 1000.0);
+      EXPECT_EQ(j["wait_s"].get<double>(),
+                static_cast<double>(answer_ms[id] - j["arrival_ms"].get<std::int64_t>()) / 1000.0);
     } else {
       EXPECT_TRUE(j["agentId"].is_null());
       EXPECT_TRUE(j["answer_ms"].is_null());
       EXPECT_TRUE(j["handle_s"].is_null());
       EXPECT_FALSE(h.has(e, "metrics.handleTime"));
-      EXPECT_EQ(j["wait_s"].get<double>(), static_cast<double>(e.time_ms - j["arrival_ms"].get<std::int64_t>()) / 1000.0);
+      EXPECT_EQ(j["wait_s"].get<double>(),
+                static_cast<double>(e.time_ms - j["arrival_ms"].get<std::int64_t>()) / 1000.0);
     }
   }
 }
@@ -265,9 +270,12 @@ TEST(SourceSimulator, EventTimesAndWatermarksAreOrdered) {
 }
 
 TEST(SourceSimulator, AbandonsWhenAgentsAreScarce) {
-  const std::string queue = "queues: [{name: q, arrivals_per_hour: 120, patience: 60s, handle_time: 120s, wrapup: 0s}]\n";
-  auto scarce = Harness::load(kPlugin, "duration: 2h\nbreak_rate_per_hour: 0\n" + queue + "agents: [{name: a, count: 2}]\n");
-  auto plenty = Harness::load(kPlugin, "duration: 2h\nbreak_rate_per_hour: 0\n" + queue + "agents: [{name: a, count: 12}]\n");
+  const std::string queue =
+      "queues: [{name: q, arrivals_per_hour: 120, patience: 60s, handle_time: 120s, wrapup: 0s}]\n";
+  auto scarce =
+      Harness::load(kPlugin, "duration: 2h\nbreak_rate_per_hour: 0\n" + queue + "agents: [{name: a, count: 2}]\n");
+  auto plenty =
+      Harness::load(kPlugin, "duration: 2h\nbreak_rate_per_hour: 0\n" + queue + "agents: [{name: a, count: 12}]\n");
   run_to_end(scarce);
   run_to_end(plenty);
   EXPECT_GT(scarce.counter("contacts_abandoned"), 50u);
@@ -322,8 +330,8 @@ TEST(SourceSimulator, HandleFactorStepLengthensTalkTimeOfOneQueue) {
       " {name: b, arrivals_per_hour: 60, handle_time: 100s, wrapup: 0s}]\n"
       "agents: [{name: g, count: 20}]\n";
   auto plain = Harness::load(kPlugin, base);
-  auto stepped =
-      Harness::load(kPlugin, base + "scenario: [{at: 1h, handle_factor: 2.0, queue: b}, {at: 2h, handle_factor: 1.0, queue: b}]\n");
+  auto stepped = Harness::load(
+      kPlugin, base + "scenario: [{at: 1h, handle_factor: 2.0, queue: b}, {at: 2h, handle_factor: 1.0, queue: b}]\n");
   // Total talk time of ended contacts by queue and by the hour they ended in.
   auto totals = [](Harness& h) {
     std::map<std::pair<std::string, int>, double> acc;
@@ -358,14 +366,18 @@ TEST(SourceSimulator, ArrivalCurveFollowsTheHourOfDay) {
   std::string curve = "[";
   for (int hour = 0; hour < 24; ++hour) curve += std::string(hour ? ", " : "") + (hour == 9 ? "1" : "0");
   curve += "]";
-  auto h = Harness::load(kPlugin, "duration: 3h\nqueues: [{name: q, arrivals_per_hour: 300}]\narrival_curve: " + curve + "\n");
+  auto h = Harness::load(kPlugin,
+                         "duration: 3h\nqueues: [{name: q, arrivals_per_hour: 300}]\narrival_curve: " + curve + "\n");
   const auto events = run_to_end(h);
   int before = 0, during = 0, after = 0;
   for (const auto& e : events)
     if (h.text(e, "metrics.state") == "queued" && h.text(e, "eventType") == "interaction") {
-      if (e.time_ms < kStart + 3'600'000) ++before;
-      else if (e.time_ms < kStart + 7'200'000) ++during;
-      else ++after;
+      if (e.time_ms < kStart + 3'600'000)
+        ++before;
+      else if (e.time_ms < kStart + 7'200'000)
+        ++during;
+      else
+        ++after;
     }
   EXPECT_EQ(before, 0);
   EXPECT_GT(during, 200);
@@ -407,8 +419,10 @@ TEST(SourceSimulator, QueueSnapshotsSeeTheBacklog) {
 
 TEST(SourceSimulator, ServiceLevelIsShareAnsweredWithinThresholdSinceLastSnapshot) {
   // Recomputes every snapshot's service level from the interaction events since the previous one.
-  auto h = Harness::load(kPlugin, "seed: 4\nduration: 2h\nqueues: [{name: q, arrivals_per_hour: 400, service_level_threshold: 15s}]\n"
-                                  "agents: [{name: a, count: 12}]\n");
+  auto h =
+      Harness::load(kPlugin,
+                    "seed: 4\nduration: 2h\nqueues: [{name: q, arrivals_per_hour: 400, service_level_threshold: 15s}]\n"
+                    "agents: [{name: a, count: 12}]\n");
   const auto events = run_to_end(h);
   int answered = 0, within = 0, abandoned = 0, snapshots = 0, below_one = 0;
   for (const auto& e : events) {
@@ -432,8 +446,8 @@ TEST(SourceSimulator, ServiceLevelIsShareAnsweredWithinThresholdSinceLastSnapsho
     }
   }
   EXPECT_EQ(snapshots, 119);
-  EXPECT_GT(below_one, 5);            // some intervals miss the target
-  EXPECT_LT(below_one, snapshots);    // others meet it
+  EXPECT_GT(below_one, 5);          // some intervals miss the target
+  EXPECT_LT(below_one, snapshots);  // others meet it
 }
 
 TEST(SourceSimulator, SpeedFactorIsPacedWithTimers) {
@@ -488,7 +502,8 @@ TEST(SourceSimulator, BackpressureStopsProductionUntilCleared) {
 
 TEST(SourceSimulator, MaxEventsEndsTheStreamWithExactlyThatMany) {
   cxflow::test::TempDir dir;
-  auto h = Harness::load(kPlugin, "max_events: 1234\nbatch_size: 100\nground_truth: " + (dir / "gt.jsonl").string() + "\n");
+  auto h =
+      Harness::load(kPlugin, "max_events: 1234\nbatch_size: 100\nground_truth: " + (dir / "gt.jsonl").string() + "\n");
   const auto events = run_to_end(h);
   EXPECT_EQ(events.size(), 1234u);
   std::size_t finals = 0;
@@ -553,8 +568,8 @@ TEST(SourceSimulator, DISABLED_Throughput) {
     h.take();  // dropped; the harness keeps output until taken
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("source-simulator: %zu events in %.3f s = %.2f M events/s (default center, speed max, one core)\n", total, s,
-              static_cast<double>(total) / s / 1e6);
+  std::printf("source-simulator: %zu events in %.3f s = %.2f M events/s (default center, speed max, one core)\n", total,
+              s, static_cast<double>(total) / s / 1e6);
 }
 
 TEST(SourceSimulator, ConfigErrorsNameTheKey) {
@@ -589,7 +604,8 @@ TEST(SourceSimulator, ConfigErrorsNameTheKey) {
     EXPECT_NE(errors.find(c.expect), std::string::npos) << "config:\n" << c.yaml << "errors:\n" << errors;
   }
   // A negative rate names the key path.
-  EXPECT_NE(config_error_text("queues: [{name: a, arrivals_per_hour: -5}]\n").find("queues[0].arrivals_per_hour"), std::string::npos);
+  EXPECT_NE(config_error_text("queues: [{name: a, arrivals_per_hour: -5}]\n").find("queues[0].arrivals_per_hour"),
+            std::string::npos);
   EXPECT_EQ(config_error_text(""), "");
   // Problems across keys are reported together, not one per attempt.
   const std::string both = config_error_text("speed: fast\nagents: [{name: t, queues: [nope]}]\n");

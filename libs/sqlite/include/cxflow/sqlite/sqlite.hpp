@@ -147,7 +147,7 @@ class Statement {
 
   Statement& bind(int i, std::int64_t v);
   Statement& bind(int i, double v);
-  Statement& bind(int i, std::string_view v);  // copied (SQLITE_TRANSIENT)
+  Statement& bind(int i, std::string_view v);         // copied (SQLITE_TRANSIENT)
   Statement& bind_static(int i, std::string_view v);  // must outlive step()
   Statement& bind_null(int i);
   // One step: SQLITE_ROW, SQLITE_DONE or an error code (no throw).
