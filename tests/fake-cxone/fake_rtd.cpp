@@ -814,6 +814,7 @@ struct FakeRtd::Impl {
       return json_reply(400, R"({"error":"invalid_request","message":"bad updatedSince, top, skip or lastPollTime"})",
                         req);
     const std::int64_t top = top_q.value_or(o.default_top);
+    if (skip == 0 && !since) ++t.full_reads[rest];
     if (skip > 0 && pending_hang > 0) {
       --pending_hang;
       ++t.hung;

@@ -111,13 +111,15 @@ struct RtdTruth {
   std::uint64_t contacts_arrived = 0;
   std::uint64_t contacts_active = 0;  // arrived, not ended yet
   std::vector<RtdAgentChange> agent_changes;
-  std::map<std::string, std::uint64_t> requests;  // "GET /path 200" -> count (path without query)
-  std::uint64_t api_requests = 0;                 // requests to the inContactAPI paths
-  std::uint64_t pages = 0;                        // 200 answers of an API list path
-  std::uint64_t pages_after_first = 0;            // ... with skip > 0
-  std::uint64_t no_change = 0;                    // 304/204/empty-200 answers to an updatedSince read
-  std::uint64_t tokens_issued = 0;                // password grant + access-key endpoint
-  std::uint64_t tokens_refreshed = 0;             // refresh_token grant
+  std::map<std::string, std::uint64_t> requests;    // "GET /path 200" -> count (path without query)
+  std::uint64_t api_requests = 0;                   // requests to the inContactAPI paths
+  std::uint64_t pages = 0;                          // 200 answers of an API list path
+  std::uint64_t pages_after_first = 0;              // ... with skip > 0
+  std::map<std::string, std::uint64_t> full_reads;  // list path ("contacts/active") -> reads begun
+                                                    // without updatedSince (first page, skip 0)
+  std::uint64_t no_change = 0;                      // 304/204/empty-200 answers to an updatedSince read
+  std::uint64_t tokens_issued = 0;                  // password grant + access-key endpoint
+  std::uint64_t tokens_refreshed = 0;               // refresh_token grant
   std::uint64_t token_requests = 0;
   std::uint64_t token_429_sent = 0;
   std::uint64_t token_401 = 0, token_400 = 0;
