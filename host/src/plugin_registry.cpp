@@ -132,12 +132,17 @@ std::string PluginRegistry::insecure_reason(const fs::path& so) const {
   return "";
 }
 
-bool PluginRegistry::load(const fs::path& so) {
-  if (const std::string why = insecure_reason(so); !why.empty()) {
-    warnings_.push_back(so.string() + ": " + why);
-    failures_.emplace(so.stem().string(), so.string() + ": " + why);
-    return false;
-  }
+bool PluginRegistry::skip(const fs::path& so, const std::string& why) {
+  const std::string text = so.string() + ": " + why;
+  warnings_.push_back(text);
+  failures_.emplace(so.stem().string(), text);
+  return false;
+}
+
+bool PluginRegistry::load(const fs::path& so, bool isolated) {
+  if (std::string why = insecure_reason(so); !why.empty()) return skip(so, why);
+  if (isolated)
+    if (std::string why = probe_in_child(so); !why.empty()) return skip(so, "skipped, " + why);
   // Never unloaded (RTLD_NODELETE, and the handle is kept): Asio handlers, coroutine frames and
   // thread-local destructors of a plugin may outlive its components.
   void* handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
@@ -146,24 +151,12 @@ bool PluginRegistry::load(const fs::path& so) {
     std::string detail = err ? err : "unknown loader error";
     // The loader's text starts with the path it was given; say it once.
     if (const std::string prefix = so.string() + ": "; detail.rfind(prefix, 0) == 0) detail.erase(0, prefix.size());
-    const std::string why = so.string() + ": cannot be loaded: " + detail;
-    warnings_.push_back(why + " (skipped)");
-    failures_.emplace(so.stem().string(), why);
-    return false;
+    return skip(so, "cannot be loaded: " + detail);
   }
   auto* entry = reinterpret_cast<cxflow_entry_fn*>(dlsym(handle, CXFLOW_PLUGIN_ENTRY_SYMBOL));
-  if (entry == nullptr) {
-    const std::string why = so.string() + ": not a cxflow plugin (no " CXFLOW_PLUGIN_ENTRY_SYMBOL " symbol)";
-    warnings_.push_back(so.string() + ": skipped, not a cxflow plugin (no " CXFLOW_PLUGIN_ENTRY_SYMBOL " symbol)");
-    failures_.emplace(so.stem().string(), why);
-    return false;
-  }
+  if (entry == nullptr) return skip(so, "skipped, not a cxflow plugin (no " CXFLOW_PLUGIN_ENTRY_SYMBOL " symbol)");
   const cxflow_plugin_descriptor* d = entry();
-  if (d == nullptr || d->magic != CXFLOW_PLUGIN_MAGIC) {
-    warnings_.push_back(so.string() + ": skipped, not a cxflow plugin (bad descriptor)");
-    failures_.emplace(so.stem().string(), so.string() + ": not a cxflow plugin (bad descriptor)");
-    return false;
-  }
+  if (d == nullptr || d->magic != CXFLOW_PLUGIN_MAGIC) return skip(so, "skipped, not a cxflow plugin (bad descriptor)");
   const std::string name = d->name ? d->name : so.stem().string();
   if (d->abi_version != kAbiVersion) {
     rejected_.push_back(RejectedPlugin{name, so,
@@ -235,20 +228,7 @@ void PluginRegistry::scan(bool isolated) {
   for (const auto& stem : stems) {
     const std::vector<fs::path> files = files_for(stem);
     note_ignored(files);
-    const fs::path& f = files.front();
-    if (const std::string why = insecure_reason(f); !why.empty()) {
-      warnings_.push_back(f.string() + ": " + why);
-      failures_.emplace(stem, f.string() + ": " + why);
-      continue;
-    }
-    if (isolated) {
-      if (const std::string why = probe_in_child(f); !why.empty()) {
-        warnings_.push_back(f.string() + ": skipped, " + why);
-        failures_.emplace(stem, f.string() + ": " + why);
-        continue;
-      }
-    }
-    load(f);
+    load(files.front(), isolated);
   }
 }
 

@@ -72,10 +72,13 @@ class PluginRegistry {
   // rejection reason.
   std::string not_found_message(const std::string& name) const;
 
-  // Loads one library; returns false (with a warning, rejection or failure recorded) if unusable.
-  bool load(const std::filesystem::path& so);
+  // Loads one library (with `isolated`, after loading it in a child process first); returns false
+  // (with a warning, rejection or failure recorded) if unusable.
+  bool load(const std::filesystem::path& so, bool isolated = false);
 
  private:
+  // Records why `so` was not loaded (a warning, and what not_found_message() says); false.
+  bool skip(const std::filesystem::path& so, const std::string& why);
   // Why `so` (and its folder) may not be loaded, or "".
   std::string insecure_reason(const std::filesystem::path& so) const;
   bool is_builtin(const std::filesystem::path& so) const;
