@@ -1,6 +1,7 @@
 // sink-alerts: schema and export. The logic lives in sink-alerts.cpp, store.cpp and webhook.cpp.
 #include <cxflow/plugin.hpp>
 
+#include <cxflow/sqlite/config_keys.hpp>
 #include <cxflow/sqlite/sqlite.hpp>
 
 #include "sink-alerts.hpp"
@@ -91,25 +92,8 @@ Schema<SqliteConfig> sqlite_schema() {
       .def("alerts");
   s.key("state_table", &SqliteConfig::state_table,
         "Table of the alert state per (rule, group), so a restart neither re-fires nor forgets; default <table>_state");
-  // The retry policy and URI keys are sink-sqlite's, with the same names, defaults and meaning.
-  s.key("busy_timeout", &SqliteConfig::busy_timeout,
-        "How long SQLite waits for another connection's write lock before an attempt counts as locked")
-      .def("5s")
-      .range(0, 600'000);
-  s.key("lock_retries", &SqliteConfig::lock_retries,
-        "How often a commit that found the database locked (after busy_timeout) is retried, with doubling backoff, "
-        "before the component fails (the alerts stay queued until then)")
-      .def("5")
-      .range(0, 100);
-  s.key("lock_retry_backoff", &SqliteConfig::lock_retry_backoff,
-        "Wait before the first retry of a locked commit; doubles for each further retry (at most 30s)")
-      .def("200ms")
-      .range(1, 60'000);
-  s.key("uri", &SqliteConfig::uri,
-        "Let SQLite read `path` as a URI (file:x.db?mode=ro&cache=shared, :memory:). Off by default: such a path is "
-        "refused, since mode=memory or :memory: would write nothing to disk")
-      .def("false");
-  s.check("path", [](const SqliteConfig& c) { return cxflow::sqlite::path_problem(c.path, c.uri, "uri"); });
+  // The retry policy and URI keys: the same family as sink-sqlite's.
+  cxflow::sqlite::declare_storage_keys(s, "before the component fails (the alerts stay queued until then)");
   s.check("table", [](const SqliteConfig& c) -> std::string {
     const std::string p = cxflow::sqlite::identifier_problem(c.table);
     return p.empty() ? p : "table names: " + p;

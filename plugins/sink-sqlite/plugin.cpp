@@ -1,5 +1,6 @@
 // sink-sqlite: schema and export. The logic lives in sink-sqlite.cpp.
 #include <cxflow/plugin.hpp>
+#include <cxflow/sqlite/config_keys.hpp>
 
 #include "sink-sqlite.hpp"
 
@@ -51,10 +52,6 @@ struct Plugin {
           "Create the table if it does not exist (CREATE TABLE IF NOT EXISTS, with UNIQUE(key) and the key columns "
           "NOT NULL). An existing table must have the configured columns either way")
         .def("true");
-    s.key("busy_timeout", &Config::busy_timeout,
-          "How long SQLite waits for another connection's write lock before an attempt counts as locked")
-        .def("5s")
-        .range(0, 600'000);
     s.key("synchronous", &Config::synchronous,
           "PRAGMA synchronous. normal: with WAL, never corrupts, a power loss may drop the last commits; full: "
           "fsync every commit; off: no fsync (a power loss may corrupt). The journal mode is always WAL")
@@ -71,20 +68,7 @@ struct Plugin {
           "commits in one transaction")
         .def("10000")
         .range(1, 10'000'000);
-    s.key("lock_retries", &Config::lock_retries,
-          "How often a commit that found the database locked (after busy_timeout) is retried, with doubling backoff, "
-          "before the component fails")
-        .def("5")
-        .range(0, 100);
-    s.key("lock_retry_backoff", &Config::lock_retry_backoff,
-          "Wait before the first retry of a locked commit; doubles for each further retry (at most 30s)")
-        .def("200ms")
-        .range(1, 60'000);
-    s.key("uri", &Config::uri,
-          "Let SQLite read `path` as a URI (file:x.db?mode=ro&cache=shared, :memory:). Off by default: such a "
-          "path is refused, since mode=memory or :memory: would write nothing to disk")
-        .def("false");
-    s.check("path", [](const Config& c) { return cxflow::sqlite::path_problem(c.path, c.uri, "uri"); });
+    cxflow::sqlite::declare_storage_keys(s, "before the component fails");
   }
 };
 
